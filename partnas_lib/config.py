@@ -1,0 +1,322 @@
+"""Dataclass configs, the three named presets, and ``--set a.b=value`` overrides.
+
+One config system serves the CLI, the notebooks and the tests.  A preset is a plain function
+that returns a :class:`Config`; every field can be changed afterwards with
+:func:`apply_overrides` (``["retrain.epochs=3", "model.parts=3"]``).  Fields the paper does not
+pin down carry the note "project default; the paper's value is not published" (method.md Sec. 2).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+#: PC-DARTS primitives (method.md Sec. 2).  Each names a factory in :mod:`partnas_lib.nas.ops`.
+DEFAULT_OPS: list[str] = [
+    "none", "max_pool_3x3", "avg_pool_3x3", "skip_connect",
+    "sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5",
+]
+
+
+@dataclass
+class DataConfig:
+    """Where samples come from and how many.
+
+    ``dataset="synthetic"`` renders procedural people (:mod:`partnas_lib.data.synthetic`);
+    ``num_train`` samples are used for search (split in two, see ``SearchConfig.train_portion``)
+    and for retraining; ``num_test`` held-out samples from a disjoint seed are evaluated.
+    """
+
+    dataset: str = "synthetic"
+    image_size: int = 64
+    num_train: int = 8000
+    num_val: int = 500
+    num_test: int = 1000
+    supersample: int = 2
+    seed: int = 0
+    cache_dir: str = ""  # "" -> $PARTNAS_CACHE or ~/.cache/partnas
+
+
+@dataclass
+class ModelConfig:
+    """The shared trunk, the part heads and the volumetric read-out.
+
+    The paper's trunk and head sizes are not published; the defaults follow method.md Sec. 2
+    (project defaults): ResNet-50 to ``layer3`` (stride 16) at the paper preset, part heads of
+    ``head_cells`` searched cells, each doubling the resolution, ending at stride 4.
+    """
+
+    trunk_depth: int = 18
+    trunk_width: float = 0.25
+    trunk_stage: str = "layer3"
+    head_channels: int = 16
+    head_cells: int = 2
+    depth_bins: int = 16
+    cube_mm: float = 2000.0
+    parts: Any = "5"  # "1" | "3" | "5" | "17" | {part_name: [joint indices]}
+
+
+@dataclass
+class SearchConfig:
+    """Differentiable search (DARTS / PC-DARTS, first order; method.md Sec. 2).
+
+    Weights and architecture parameters are trained on disjoint halves of the training data
+    (bilevel optimisation).  alpha/beta use Adam(6e-4, betas (0.5, 0.999), wd 1e-3) as in
+    DARTS/PC-DARTS; the weight optimiser, epochs and warm-up are project defaults (the paper's
+    values are not published).
+    """
+
+    epochs: int = 8
+    warmup_epochs: int = 2
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    arch_lr: float = 6e-4
+    arch_beta1: float = 0.5
+    arch_beta2: float = 0.999
+    arch_weight_decay: float = 1e-3
+    partial_channels: int = 4  # K of PC-DARTS; 1 = plain DARTS
+    edge_norm: bool = True  # beta of PC-DARTS; False = plain DARTS
+    ops: list[str] = field(default_factory=lambda: list(DEFAULT_OPS))
+    train_portion: float = 0.5
+    edges_per_node: int = 2  # derive rule: keep top-k incoming edges; 0 = keep all
+    grad_clip: float = 5.0
+
+
+@dataclass
+class RetrainConfig:
+    """Training the derived network from scratch: the 3DMPPE recipe at the paper preset
+    (Adam 1e-3, 25 epochs, x0.1 at epochs 17 and 21, batch 32)."""
+
+    epochs: int = 12
+    batch_size: int = 32
+    lr: float = 1e-3
+    lr_milestones: list[int] = field(default_factory=lambda: [8, 11])
+    lr_factor: float = 0.1
+    weight_decay: float = 0.0
+    flip_augment: bool = True
+
+
+@dataclass
+class EvalConfig:
+    flip_test: bool = True
+    batch_size: int = 64
+
+
+@dataclass
+class Config:
+    preset: str = "cpu"
+    seed: int = 0
+    device: str = "auto"  # auto = CUDA if present, else CPU
+    progress: bool = True
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
+    retrain: RetrainConfig = field(default_factory=RetrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def save(self, path: str | Path) -> None:
+        from partnas_lib.train.checkpoint import atomic_write_text
+
+        atomic_write_text(Path(path), json.dumps(self.to_dict(), indent=2) + "\n")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str = "config") -> "Config":
+        return _from_dict(cls, data, where)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Config":
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise FileNotFoundError(f"config file {path} does not exist") from None
+        except json.JSONDecodeError as e:
+            raise ValueError(f"config file {path} is not valid JSON: {e}") from None
+        cfg = cls.from_dict(data, where=str(path))
+        cfg.validate()
+        return cfg
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the first out-of-range field."""
+        from partnas_lib.nas.ops import OPS
+        from partnas_lib.skeleton import get_grouping
+
+        checks: list[tuple[str, bool, str]] = [
+            ("data.image_size", self.data.image_size >= 32 and self.data.image_size % 32 == 0,
+             "a multiple of 32, at least 32"),
+            ("data.num_train", self.data.num_train >= 4, "at least 4"),
+            ("data.num_test", self.data.num_test >= 1, "at least 1"),
+            ("data.num_val", self.data.num_val >= 0, ">= 0"),
+            ("data.supersample", self.data.supersample >= 1, ">= 1"),
+            ("model.trunk_depth", self.model.trunk_depth in (18, 34, 50), "one of 18, 34, 50"),
+            ("model.trunk_width", self.model.trunk_width > 0, "> 0"),
+            ("model.trunk_stage", self.model.trunk_stage in ("layer1", "layer2", "layer3", "layer4"),
+             "one of layer1..layer4"),
+            ("model.head_channels", self.model.head_channels >= 1, ">= 1"),
+            ("model.head_cells", self.model.head_cells >= 1, ">= 1"),
+            ("model.depth_bins", self.model.depth_bins >= 2, ">= 2"),
+            ("model.cube_mm", self.model.cube_mm > 0, "> 0"),
+            ("search.epochs", self.search.epochs >= 0, ">= 0"),
+            ("search.warmup_epochs", 0 <= self.search.warmup_epochs, ">= 0"),
+            ("search.batch_size", self.search.batch_size >= 1, ">= 1"),
+            ("search.partial_channels", self.search.partial_channels >= 1
+             and self.model.head_channels % self.search.partial_channels == 0,
+             "a divisor of model.head_channels"),
+            ("search.train_portion", 0 < self.search.train_portion < 1, "strictly between 0 and 1"),
+            ("search.edges_per_node", self.search.edges_per_node >= 0, ">= 0 (0 keeps all edges)"),
+            ("search.lr", self.search.lr > 0, "> 0"),
+            ("search.arch_lr", self.search.arch_lr >= 0, ">= 0"),
+            ("retrain.epochs", self.retrain.epochs >= 0, ">= 0"),
+            ("retrain.batch_size", self.retrain.batch_size >= 1, ">= 1"),
+            ("retrain.lr", self.retrain.lr > 0, "> 0"),
+            ("eval.batch_size", self.eval.batch_size >= 1, ">= 1"),
+        ]
+        for name, ok, expected in checks:
+            if not ok:
+                value = _get_path(self, name)
+                raise ValueError(f"config field {name} = {value!r} is out of range; expected {expected}")
+        unknown = [op for op in self.search.ops if op not in OPS]
+        if unknown:
+            raise ValueError(f"config field search.ops: unknown op(s) {unknown}; known ops are {sorted(OPS)}")
+        if len([op for op in self.search.ops if op != "none"]) < 1:
+            raise ValueError("config field search.ops: needs at least one op other than 'none'")
+        try:
+            get_grouping(self.model.parts)
+        except ValueError as e:
+            raise ValueError(f"config field model.parts: {e}") from None
+
+
+# --------------------------------------------------------------------------------------------
+# presets
+
+
+def smoke_preset() -> Config:
+    """Seconds on a laptop CPU; exercises every code path (tests, notebooks in CI)."""
+    return Config(
+        preset="smoke",
+        data=DataConfig(image_size=64, num_train=640, num_val=64, num_test=128, supersample=1),
+        model=ModelConfig(trunk_depth=18, trunk_width=0.25, head_channels=8, depth_bins=8),
+        search=SearchConfig(epochs=2, warmup_epochs=1, batch_size=32, lr=2e-3),
+        retrain=RetrainConfig(epochs=5, batch_size=32, lr=3e-3, lr_milestones=[4]),
+        eval=EvalConfig(flip_test=True),
+    )
+
+
+def cpu_preset() -> Config:
+    """A real search + retrain on a 2-core CPU in about 15-20 minutes (the default preset)."""
+    return Config(preset="cpu")
+
+
+def paper_preset() -> Config:
+    """The paper's scale (GPU): 256x256 crops, ResNet-50 to layer3, 64^3 volumes, 3DMPPE recipe."""
+    return Config(
+        preset="paper",
+        data=DataConfig(image_size=256, num_train=100_000, num_val=2000, num_test=5000),
+        model=ModelConfig(trunk_depth=50, trunk_width=1.0, trunk_stage="layer3",
+                          head_channels=128, head_cells=2, depth_bins=64),
+        search=SearchConfig(epochs=20, warmup_epochs=5, batch_size=32),
+        retrain=RetrainConfig(epochs=25, batch_size=32, lr=1e-3, lr_milestones=[17, 21]),
+        eval=EvalConfig(flip_test=True, batch_size=64),
+    )
+
+
+PRESETS = {"smoke": smoke_preset, "cpu": cpu_preset, "paper": paper_preset}
+
+
+def get_preset(name: str) -> Config:
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; expected one of {sorted(PRESETS)}")
+    return PRESETS[name]()
+
+
+# --------------------------------------------------------------------------------------------
+# overrides and (de)serialisation
+
+
+def _get_path(cfg: Any, dotted: str) -> Any:
+    obj = cfg
+    for part in dotted.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _coerce(value: str, annotation: Any, name: str) -> Any:
+    """Turn the text of ``--set name=value`` into the field's type."""
+    origin = typing.get_origin(annotation)
+    try:
+        if annotation is bool:
+            low = value.lower()
+            if low in ("1", "true", "yes", "on"):
+                return True
+            if low in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if annotation is int:
+            return int(value)
+        if annotation is float:
+            return float(value)
+        if annotation is str:
+            return value
+        if origin is list:
+            parsed = json.loads(value) if value.strip().startswith("[") else [
+                v for v in value.split(",") if v.strip()]
+            inner = typing.get_args(annotation)[0]
+            return [_coerce(str(v), inner, name) for v in parsed]
+        # Any: JSON if it parses (dicts for custom part groupings), else the raw string
+        try:
+            parsed = json.loads(value)
+            return parsed if isinstance(parsed, (dict, list)) else value
+        except json.JSONDecodeError:
+            return value
+    except (ValueError, json.JSONDecodeError):
+        raise ValueError(f"--set {name}={value!r}: cannot read {value!r} as {annotation}") from None
+
+
+def apply_overrides(cfg: Config, overrides: list[str]) -> Config:
+    """Apply ``["section.field=value", ...]`` to ``cfg`` (in place) and validate the result."""
+    for item in overrides:
+        if "=" not in item:
+            raise ValueError(f"--set {item!r}: expected the form section.field=value")
+        name, value = item.split("=", 1)
+        name = name.strip()
+        parts = name.split(".")
+        obj: Any = cfg
+        for p in parts[:-1]:
+            if not dataclasses.is_dataclass(obj) or not hasattr(obj, p):
+                raise ValueError(f"--set {name}: unknown config section {p!r}")
+            obj = getattr(obj, p)
+        fields = {f.name: f for f in dataclasses.fields(obj)} if dataclasses.is_dataclass(obj) else {}
+        leaf = parts[-1]
+        if leaf not in fields or dataclasses.is_dataclass(getattr(obj, leaf)):
+            known = ", ".join(sorted(fields))
+            raise ValueError(f"--set {name}: unknown config field {leaf!r}; known fields here: {known}")
+        hints = typing.get_type_hints(type(obj))
+        setattr(obj, leaf, _coerce(value, hints[leaf], name))
+    cfg.validate()
+    return cfg
+
+
+def _from_dict(cls: type, data: Any, where: str) -> Any:
+    if not isinstance(data, dict):
+        raise ValueError(f"{where}: expected a JSON object for {cls.__name__}, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ValueError(f"{where}: unknown field(s) {unknown} in {cls.__name__}; known: {sorted(names)}")
+    kwargs = {}
+    for key, value in data.items():
+        hint = hints[key]
+        if dataclasses.is_dataclass(hint):
+            kwargs[key] = _from_dict(hint, value, f"{where}.{key}")
+        else:
+            kwargs[key] = value
+    return cls(**kwargs)

@@ -1,0 +1,1 @@
+"""Data sources that all yield :class:`~partnas_lib.data.sample.Sample` records."""

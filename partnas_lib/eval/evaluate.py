@@ -1,0 +1,67 @@
+"""Evaluation on the held-out test split: MPJPE, PA-MPJPE, per part and per joint.
+
+Protocol (the 3DMPPE one, method.md Sec. 3): ground-truth crop box and ground-truth root
+depth; the network gives each joint's image position and its depth relative to the root; these
+are back-projected with the camera intrinsics to camera-space millimetres; errors are measured
+after aligning the pelvis, averaged over all test samples and all 17 joints (the pelvis counts,
+with zero error).  Next to the model we report the *mean-pose baseline*: always predicting
+the training split's mean root-relative pose -- a model that has learned nothing scores this.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from partnas_lib.config import Config
+from partnas_lib.data.sample import SampleArrays
+from partnas_lib.eval.metrics import joint_errors, summarize
+from partnas_lib.models.heads import PartPoseNet
+from partnas_lib.skeleton import flip_permutation, get_grouping
+from partnas_lib.train.loop import iterate_batches
+
+
+@torch.no_grad()
+def predict_coords(model: PartPoseNet, arrays: SampleArrays, batch_size: int, device: torch.device,
+                   flip_test: bool = True) -> np.ndarray:
+    """``(N, 17, 3)`` voxel coordinates; with ``flip_test`` averaged with the mirrored image's."""
+    model.eval()
+    width = model.geometry.size
+    perm = flip_permutation()
+    out = []
+    for batch in iterate_batches(arrays, np.arange(len(arrays)), batch_size, device, drop_last=False):
+        coords = model.predict(batch["image"])
+        if flip_test:
+            flipped = model.predict(batch["image"].flip(-1))[:, perm]
+            flipped[..., 0] = width - 1 - flipped[..., 0]
+            coords = (coords + flipped) / 2
+        out.append(coords.float().cpu().numpy())
+    return np.concatenate(out)
+
+
+def predict_camera_mm(model: PartPoseNet, arrays: SampleArrays, batch_size: int, device: torch.device,
+                      flip_test: bool = True) -> np.ndarray:
+    """``(N, 17, 3)`` camera-space mm using the ground-truth root depth (3DMPPE protocol)."""
+    coords = predict_coords(model, arrays, batch_size, device, flip_test)
+    return model.geometry.decode(coords, arrays.bbox, arrays.intrinsics, arrays.root_depth)
+
+
+def mean_pose_baseline(train: SampleArrays, test: SampleArrays) -> float:
+    """MPJPE of always predicting the training split's mean root-relative pose."""
+    mean_pose = train.root_relative_3d().mean(axis=0)
+    return float(joint_errors(np.broadcast_to(mean_pose, test.joints_3d.shape), test.joints_3d).mean())
+
+
+def evaluate_model(cfg: Config, model: PartPoseNet, test: SampleArrays, train: SampleArrays,
+                   device: torch.device) -> tuple[dict, np.ndarray]:
+    """Metrics dict (see the run directory's ``metrics.json``) and the predictions in mm."""
+    pred = predict_camera_mm(model, test, cfg.eval.batch_size, device, cfg.eval.flip_test)
+    metrics = summarize(pred, test.joints_3d.astype(np.float64), get_grouping(cfg.model.parts))
+    metrics["mean_pose_mpjpe"] = mean_pose_baseline(train, test)
+    metrics["num_test_samples"] = len(test)
+    per_action: dict[str, list[float]] = {}
+    err = joint_errors(pred, test.joints_3d).mean(axis=1)
+    for e, meta in zip(err, test.meta):
+        per_action.setdefault(str(meta.get("action", "unknown")), []).append(float(e))
+    metrics["per_action_mpjpe"] = {a: float(np.mean(v)) for a, v in sorted(per_action.items())}
+    return metrics, pred

@@ -1,0 +1,67 @@
+"""Pose metrics, named by what they compute (method.md Sec. 3: never "P1" / "P2" alone).
+
+* ``mpjpe``: mean per-joint position error (mm) after aligning the roots (pelvis) of the
+  prediction and the ground truth.
+* ``pa_mpjpe``: MPJPE after a per-sample similarity Procrustes alignment (scale, rotation
+  without reflection, translation) of the prediction onto the ground truth.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from partnas_lib.skeleton import JOINT_NAMES, ROOT, PartGrouping
+
+
+def root_relative(joints: np.ndarray, root: int = ROOT) -> np.ndarray:
+    return joints - joints[..., root:root + 1, :]
+
+
+def joint_errors(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """``(N, J)`` Euclidean distances after root alignment, mm."""
+    return np.linalg.norm(root_relative(pred) - root_relative(gt), axis=-1)
+
+
+def mpjpe(pred: np.ndarray, gt: np.ndarray) -> float:
+    """Root-aligned mean per-joint position error over all samples and joints."""
+    return float(joint_errors(pred, gt).mean())
+
+
+def procrustes_align(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """Similarity-align each ``pred[i]`` ``(J, 3)`` onto ``gt[i]`` (Umeyama / Kabsch with scale).
+
+    Finds ``s, R, t`` minimising ``|| s R p + t - g ||^2`` with ``det(R) = +1``.
+    """
+    mu_p = pred.mean(axis=1, keepdims=True)
+    mu_g = gt.mean(axis=1, keepdims=True)
+    p0, g0 = pred - mu_p, gt - mu_g
+    h = np.einsum("nji,njk->nik", p0, g0)  # (N, 3, 3) = P^T G
+    u, s, vt = np.linalg.svd(h)
+    d = np.sign(np.linalg.det(np.einsum("nij,njk->nik", vt.transpose(0, 2, 1), u.transpose(0, 2, 1))))
+    fix = np.ones_like(s)
+    fix[:, -1] = d
+    r = np.einsum("nij,nj,njk->nik", vt.transpose(0, 2, 1), fix, u.transpose(0, 2, 1))  # R = V D U^T
+    var_p = (p0 ** 2).sum(axis=(1, 2))
+    scale = (s * fix).sum(axis=1) / np.maximum(var_p, 1e-12)
+    return scale[:, None, None] * np.einsum("nij,nkj->nki", r, p0) + mu_g
+
+
+def pa_joint_errors(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    return np.linalg.norm(procrustes_align(pred, gt) - gt, axis=-1)
+
+
+def pa_mpjpe(pred: np.ndarray, gt: np.ndarray) -> float:
+    return float(pa_joint_errors(pred, gt).mean())
+
+
+def summarize(pred: np.ndarray, gt: np.ndarray, grouping: PartGrouping) -> dict:
+    """Overall, per-part and per-joint MPJPE plus PA-MPJPE for ``(N, 17, 3)`` mm arrays."""
+    err = joint_errors(pred, gt)
+    per_joint = err.mean(axis=0)
+    return {
+        "mpjpe": float(err.mean()),
+        "pa_mpjpe": pa_mpjpe(pred, gt),
+        "per_part_mpjpe": {name: float(err[:, joints].mean()) for name, joints in grouping.parts},
+        "per_joint_mpjpe": [float(v) for v in per_joint],
+        "joint_names": list(JOINT_NAMES),
+    }

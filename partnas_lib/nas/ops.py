@@ -1,0 +1,100 @@
+"""The candidate operations of the search space: a small name -> factory dict.
+
+These are the PC-DARTS primitives (method.md Sec. 2; Liu et al. DARTS, Xu et al. PC-DARTS).
+Every op maps ``C`` channels to ``C`` channels at stride 1 -- the part heads are decoders, so
+resolution changes happen between cells (x2 up-sampling), never inside an edge.
+
+``affine=False`` is used inside the supernet (as in DARTS: BatchNorm scales would fight the
+architecture weights alpha), ``affine=True`` in the derived network.
+
+``groups`` lets the supernet evaluate the heads of all P parts as one grouped network: with
+``groups = P`` every 1x1 conv only mixes channels within a part, and depthwise convs, pooling
+and BatchNorm act per channel anyway, so the result is exactly that of P separate ops.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import nn
+
+
+class Zero(nn.Module):
+    """The ``none`` op: the edge contributes nothing.  Its alpha lets the search switch an
+    edge off; it is never chosen when deriving (DARTS rule)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mul(0.0)
+
+
+class ReLUConvBN(nn.Sequential):
+    """ReLU -> conv -> BatchNorm, the DARTS building block (also the cell pre-processing)."""
+
+    def __init__(self, c_in: int, c_out: int, kernel: int, padding: int, affine: bool = True, groups: int = 1):
+        super().__init__(
+            nn.ReLU(inplace=False),
+            nn.Conv2d(c_in, c_out, kernel, padding=padding, groups=groups, bias=False),
+            nn.BatchNorm2d(c_out, affine=affine),
+        )
+
+
+class DilConv(nn.Sequential):
+    """ReLU -> depthwise dilated conv -> pointwise conv -> BN (``dil_conv_kxk``, dilation 2):
+    a k x k kernel that sees a (2k-1) x (2k-1) window."""
+
+    def __init__(self, c: int, kernel: int, dilation: int, affine: bool = True, groups: int = 1):
+        pad = dilation * (kernel - 1) // 2
+        super().__init__(
+            nn.ReLU(inplace=False),
+            nn.Conv2d(c, c, kernel, padding=pad, dilation=dilation, groups=c, bias=False),
+            nn.Conv2d(c, c, 1, groups=groups, bias=False),
+            nn.BatchNorm2d(c, affine=affine),
+        )
+
+
+class SepConv(nn.Sequential):
+    """Two stacked depthwise-separable convs (``sep_conv_kxk``), as in DARTS."""
+
+    def __init__(self, c: int, kernel: int, affine: bool = True, groups: int = 1):
+        pad = kernel // 2
+        super().__init__(
+            nn.ReLU(inplace=False),
+            nn.Conv2d(c, c, kernel, padding=pad, groups=c, bias=False),
+            nn.Conv2d(c, c, 1, groups=groups, bias=False),
+            nn.BatchNorm2d(c, affine=affine),
+            nn.ReLU(inplace=False),
+            nn.Conv2d(c, c, kernel, padding=pad, groups=c, bias=False),
+            nn.Conv2d(c, c, 1, groups=groups, bias=False),
+            nn.BatchNorm2d(c, affine=affine),
+        )
+
+
+def _pool(kind: str, c: int, affine: bool) -> nn.Module:
+    pool = nn.MaxPool2d(3, stride=1, padding=1) if kind == "max" else \
+        nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
+    # DARTS puts a (non-affine) BN after pooling inside the supernet so its output scale is
+    # comparable with the parametric ops; the derived network uses the bare pooling.
+    return pool if affine else nn.Sequential(pool, nn.BatchNorm2d(c, affine=False))
+
+
+OpFactory = Callable[[int, bool, int], nn.Module]
+
+#: name -> factory(channels, affine, groups).  Add an entry here to extend the search space.
+OPS: dict[str, OpFactory] = {
+    "none": lambda c, affine, groups: Zero(),
+    "max_pool_3x3": lambda c, affine, groups: _pool("max", c, affine),
+    "avg_pool_3x3": lambda c, affine, groups: _pool("avg", c, affine),
+    "skip_connect": lambda c, affine, groups: nn.Identity(),
+    "sep_conv_3x3": lambda c, affine, groups: SepConv(c, 3, affine, groups),
+    "sep_conv_5x5": lambda c, affine, groups: SepConv(c, 5, affine, groups),
+    "dil_conv_3x3": lambda c, affine, groups: DilConv(c, 3, 2, affine, groups),
+    "dil_conv_5x5": lambda c, affine, groups: DilConv(c, 5, 2, affine, groups),
+}
+
+
+def build_op(name: str, channels: int, affine: bool, groups: int = 1) -> nn.Module:
+    """Instantiate op ``name`` for ``channels`` channels; unknown names give a clear error."""
+    if name not in OPS:
+        raise ValueError(f"unknown op {name!r}; known ops are {sorted(OPS)}")
+    return OPS[name](channels, affine, groups)

@@ -1,0 +1,152 @@
+"""The whole method from one call: search -> derive -> retrain -> evaluate, in a run directory.
+
+``reproduce`` is what ``partnas reproduce`` and ``make demo`` run.  Each stage can also run on
+its own (``search``, ``retrain``, ``evaluate``) against the same run directory, and every stage
+resumes from its last checkpoint with ``resume=True``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from partnas_lib.config import Config
+from partnas_lib.data.datasets import load_split
+from partnas_lib.eval.evaluate import evaluate_model
+from partnas_lib.models.build import build_derived, build_supernet
+from partnas_lib.models.heads import count_parameters
+from partnas_lib.nas.genotype import Genotype
+from partnas_lib.train.checkpoint import load_checkpoint
+from partnas_lib.train.loop import RunDir, get_logger, resolve_device
+from partnas_lib.train.retrain import FINAL, run_retrain
+from partnas_lib.train.search import run_search
+
+
+def start_run(cfg: Config, out: str | Path, resume: bool = False) -> tuple[Config, RunDir]:
+    """Validate the config, prepare ``out`` and write ``config.json``.
+
+    With ``resume`` an existing ``config.json`` wins (a resumed run must not change its config).
+    """
+    run = RunDir(Path(out))
+    if resume and run.config.exists():
+        saved = Config.load(run.config)
+        if saved.to_dict() != cfg.to_dict():
+            get_logger(run).info(f"resume: using the saved config {run.config} (command-line preset/overrides ignored)")
+        cfg = saved
+    cfg.validate()
+    run.prepare()
+    cfg.save(run.config)
+    return cfg, run
+
+
+def search(cfg: Config, out: str | Path, resume: bool = False) -> Genotype:
+    cfg, run = start_run(cfg, out, resume)
+    return run_search(cfg, run, resume)
+
+
+def retrain(cfg: Config, out: str | Path, genotype_path: str | Path | None = None, resume: bool = False) -> None:
+    cfg, run = start_run(cfg, out, resume)
+    genotype = Genotype.load(genotype_path or run.genotype)
+    if genotype_path and Path(genotype_path) != run.genotype:
+        genotype.save(run.genotype)
+    run_retrain(cfg, run, genotype, resume)
+
+
+def evaluate(cfg: Config, out: str | Path) -> dict[str, Any]:
+    """Evaluate ``out/checkpoints/model.pt`` on the test split; write ``metrics.json``."""
+    run = RunDir(Path(out))
+    log = get_logger(run)
+    device = resolve_device(cfg.device)
+    ckpt = load_checkpoint(run.checkpoints / FINAL)
+    genotype = Genotype.from_json(ckpt["genotype"], where=f"{run.checkpoints / FINAL}: genotype")
+    model = build_derived(cfg, genotype).to(device)
+    model.load_state_dict(ckpt["model"])
+    test, train = load_split(cfg, "test"), load_split(cfg, "train")
+    metrics, pred = evaluate_model(cfg, model, test, train, device)
+    history = json.loads(run.alpha_history.read_text()) if run.alpha_history.exists() else {}
+    metrics.update({
+        "params": count_parameters(model),
+        "preset": cfg.preset,
+        "seed": cfg.seed,
+        "search_seconds": history.get("search_seconds"),
+        "retrain_seconds": ckpt.get("retrain_seconds"),
+        "protocol": protocol_card(cfg),
+        "genotype": genotype.to_json()["parts"],
+    })
+    run.write_json(run.metrics, metrics)
+    np.savez_compressed(run.predictions, pred_mm=pred.astype(np.float32), gt_mm=test.joints_3d)
+    log.info(f"evaluate: MPJPE {metrics['mpjpe']:.1f} mm, PA-MPJPE {metrics['pa_mpjpe']:.1f} mm, "
+             f"mean-pose baseline {metrics['mean_pose_mpjpe']:.1f} mm on {len(test)} test samples")
+    return metrics
+
+
+def reproduce(cfg: Config, out: str | Path, resume: bool = False) -> dict[str, Any]:
+    """Search, derive, retrain and evaluate; returns the metrics (also in ``out/metrics.json``)."""
+    t0 = time.perf_counter()
+    cfg, run = start_run(cfg, out, resume)
+    if resume and run.genotype.exists() and _search_finished(run):
+        genotype = Genotype.load(run.genotype)
+        get_logger(run).info(f"resume: search already finished, using {run.genotype}")
+    else:
+        genotype = run_search(cfg, run, resume)
+    if not (resume and (run.checkpoints / FINAL).exists()):
+        run_retrain(cfg, run, genotype, resume)
+    metrics = evaluate(cfg, out)
+    metrics["wall_seconds"] = time.perf_counter() - t0 if not resume else None
+    run.write_json(run.metrics, metrics)
+    return metrics
+
+
+def _search_finished(run: RunDir) -> bool:
+    if not run.alpha_history.exists():
+        return False
+    return "search_seconds" in json.loads(run.alpha_history.read_text())
+
+
+def protocol_card(cfg: Config) -> dict[str, Any]:
+    """What was measured, so a number can be compared with the right other numbers."""
+    return {
+        "dataset": cfg.data.dataset,
+        "test_split": f"{cfg.data.num_test} samples rendered from a seed disjoint from training",
+        "box": "ground truth",
+        "root_depth": "ground truth (3DMPPE protocol); metrics are root-relative",
+        "metrics": "mpjpe = root-aligned mean per-joint error; pa_mpjpe = after similarity Procrustes",
+        "aggregation": "mean over all test samples and all 17 joints (pelvis included, zero error)",
+        "flip_test": cfg.eval.flip_test,
+        "image_size": cfg.data.image_size,
+    }
+
+
+def dry_run(cfg: Config) -> dict[str, Any]:
+    """Build the supernet and a derived network at ``cfg``'s size, run one image through each
+    on CPU, and report their parameter counts and output shapes (no training)."""
+    import torch
+
+    from partnas_lib.nas.genotype import random_cell
+
+    cfg.validate()
+    supernet = build_supernet(cfg).eval()
+    genotype = supernet.derive(cfg.search.edges_per_node)
+    rng = np.random.default_rng(cfg.seed)
+    genotype = Genotype({n: random_cell(rng, cfg.search.ops, cfg.search.edges_per_node) for n in genotype.cells},
+                        genotype.grouping, genotype.ops)
+    derived = build_derived(cfg, genotype).eval()
+    x = torch.zeros(1, 3, cfg.data.image_size, cfg.data.image_size)
+    with torch.no_grad():
+        vs, vd = supernet(x), derived(x)
+    return {
+        "preset": cfg.preset,
+        "image_size": cfg.data.image_size,
+        "trunk_params": count_parameters(supernet.trunk),
+        "supernet_params": count_parameters(supernet),
+        "supernet_arch_params": sum(p.numel() for p in supernet.arch_parameters()),
+        "derived_params": count_parameters(derived),
+        "derived_params_per_part": {n: count_parameters(h) for n, h in zip(derived.grouping.part_names, derived.heads)},
+        "volume_shape": list(vs.shape),
+        "derived_volume_shape": list(vd.shape),
+        "genotype": "random cell per part (the search would choose these)",
+    }

@@ -1,0 +1,1 @@
+"""Search, retraining and the run directory they share."""

@@ -1,0 +1,40 @@
+"""Shared fixtures: tiny configs and a per-session cache for rendered synthetic splits."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from partnas_lib.config import Config, get_preset
+
+REPO = Path(__file__).resolve().parents[1]
+MOCAP = REPO.parent / "shared" / "data" / "mocap" / "bandai-namco-1"
+
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("partnas-cache")
+    os.environ["PARTNAS_CACHE"] = str(path)
+    return path
+
+
+@pytest.fixture
+def smoke_cfg(cache_dir) -> Config:
+    cfg = get_preset("smoke")
+    cfg.progress = False
+    cfg.data.cache_dir = str(cache_dir)
+    return cfg
+
+
+def tiny_cfg(cache_dir: Path) -> Config:
+    """Smaller than smoke: for unit tests that only need a forward/backward pass."""
+    cfg = get_preset("smoke")
+    cfg.progress = False
+    cfg.data.cache_dir = str(cache_dir)
+    cfg.data.num_train, cfg.data.num_test, cfg.data.num_val = 64, 16, 0
+    return cfg
