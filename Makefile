@@ -1,0 +1,41 @@
+# Two commands do everything on a fresh machine:
+#   make demo   - set up .venv and run the main job (search + retrain + evaluate, cpu preset)
+#   make test   - set up .venv with the dev extras and run the whole test suite
+# TORCH selects the torch requirement installed first; the default is the CPU build that CPU
+# machines (CI, Binder, laptops) want.  On a GPU machine: make demo TORCH='torch>=2.3'.
+
+VENV ?= .venv
+PYTHON ?= python3
+TORCH ?= torch==2.13.0
+PRESET ?= cpu
+OUT ?= runs/demo
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+
+.PHONY: demo test setup setup-dev notebooks clean
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(VENV)/.setup: pyproject.toml | $(VENV)/bin/python
+	$(PIP) install --quiet "$(TORCH)"
+	$(PIP) install --quiet -e ".[notebooks]"
+	touch $@
+
+$(VENV)/.setup-dev: pyproject.toml $(VENV)/.setup
+	$(PIP) install --quiet -e ".[dev,notebooks]"
+	$(PY) -m ipykernel install --user --name python3 > /dev/null
+	touch $@
+
+setup: $(VENV)/.setup
+setup-dev: $(VENV)/.setup-dev
+
+demo: $(VENV)/.setup
+	$(VENV)/bin/partnas reproduce --preset $(PRESET) --out $(OUT)
+
+test: $(VENV)/.setup-dev
+	$(PY) -m pytest -q -p no:cacheprovider tests
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache
