@@ -25,7 +25,7 @@ $(VENV)/.setup: pyproject.toml | $(VENV)/bin/python
 
 $(VENV)/.setup-dev: pyproject.toml $(VENV)/.setup
 	$(PIP) install --quiet -e ".[dev,notebooks]"
-	$(PY) -m ipykernel install --user --name python3 > /dev/null
+	$(PY) -m ipykernel install --sys-prefix --name python3 > /dev/null
 	touch $@
 
 setup: $(VENV)/.setup
