@@ -1,0 +1,577 @@
+"""Procedural human poses: joint angles on a kinematic chain, turned into 3D joints.
+
+Why not just add noise to a template skeleton?  Joint-wise noise changes bone lengths, lets
+knees bend backwards and produces bodies no camera has ever seen.  A network trained on such
+data learns the noise, not the human body.  Here a pose is built the way a body is: a tree of
+rigid bones, each rotated relative to its parent by a *joint angle* that stays inside
+anatomical limits, then laid out by **forward kinematics** (FK).  Every pose therefore has
+exactly the bone lengths of its :class:`Body`, left and right limbs of equal length, and
+knees and elbows that only bend the way they can.
+
+Three pieces, each usable alone:
+
+1. :func:`sample_body` draws a synthetic subject: bone lengths (Human3.6M-like, scaled by an
+   overall height factor), limb thickness and clothing colours, which the renderer uses.
+2. :func:`sample_angles` draws joint angles for one of :data:`ACTIONS`; each action is a
+   distribution over angles (walking is a gait cycle, sitting has hips and knees near 90 deg,
+   ...), clipped to :data:`LIMITS`.
+3. :func:`forward_kinematics` turns ``(body, angles)`` into 17 joints in the *body frame*;
+   :func:`sample_pose` does all three and places the person in the world (random yaw about
+   the vertical, random position near the capture centre, feet on the floor).
+
+Frames and signs.  The body frame has its origin at the pelvis, **x forward, y to the body's
+left, z up** (right-handed).  The world is Human3.6M-like: millimetres, Z up, floor at Z = 0
+(see :func:`partnas_lib.camera.h36m_like_rig`).  A bone at rest points along a fixed direction
+of its parent's frame (legs and arms hang down, the spine points up); a joint's rotation is the
+product ``R_y(flexion) R_x(abduction) R_z(twist)`` (intrinsic: flex first, then abduct in
+the flexed frame, then twist about the bone's own axis).  Signs are chosen so that *positive
+flexion is the anatomical one*: a positive hip flexion swings the thigh forward, a positive
+knee flexion swings the shin backward, a positive spine flexion bends the torso forward, a
+positive shoulder flexion raises the arm forward, a positive elbow flexion brings the forearm
+forward.  Abduction and twist are mirrored between left and right, so the same numbers give a
+mirror-symmetric pose.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from partnas_lib.skeleton import BONES, NUM_JOINTS
+
+# --------------------------------------------------------------------------------------------
+# The subject: bone lengths, thickness, clothes
+# --------------------------------------------------------------------------------------------
+
+#: Mean Human3.6M bone lengths (mm), keyed by the :class:`Body` field that stores them.
+MEAN_BONE_LENGTHS: dict[str, float] = {
+    "pelvis_hip": 132.0,
+    "hip_knee": 442.0,
+    "knee_ankle": 454.0,
+    "pelvis_spine": 233.0,
+    "spine_thorax": 257.0,
+    "thorax_nose": 121.0,
+    "nose_head": 115.0,
+    "thorax_shoulder": 151.0,
+    "shoulder_elbow": 278.0,
+    "elbow_wrist": 251.0,
+}
+
+#: Which :class:`Body` length field each skeleton bone (parent, child) uses.  Left and right
+#: share a field, which is what makes every synthetic body exactly left/right symmetric.
+BONE_FIELDS: dict[tuple[int, int], str] = {
+    (0, 7): "pelvis_spine", (7, 8): "spine_thorax", (8, 9): "thorax_nose", (9, 10): "nose_head",
+    (8, 11): "thorax_shoulder", (11, 12): "shoulder_elbow", (12, 13): "elbow_wrist",
+    (8, 14): "thorax_shoulder", (14, 15): "shoulder_elbow", (15, 16): "elbow_wrist",
+    (0, 1): "pelvis_hip", (1, 2): "hip_knee", (2, 3): "knee_ankle",
+    (0, 4): "pelvis_hip", (4, 5): "hip_knee", (5, 6): "knee_ankle",
+}
+assert set(BONE_FIELDS) == set(BONES)
+
+#: Mean limb radii (mm) for a height factor of 1 and average build; the renderer draws each
+#: bone as a capsule of this radius.
+MEAN_RADII: dict[str, float] = {
+    "r_thigh": 72.0,
+    "r_shin": 52.0,
+    "r_foot": 40.0,
+    "r_upper_arm": 46.0,
+    "r_forearm": 37.0,
+    "r_hand": 42.0,
+    "r_neck": 50.0,
+    "r_head": 92.0,
+    "r_waist": 108.0,
+    "r_chest": 118.0,
+}
+
+
+@dataclass
+class Body:
+    """One synthetic subject: bone lengths and limb radii (mm) and clothing.
+
+    Lengths are per bone *type* (``hip_knee`` serves both thighs), so bodies are symmetric.
+    Colours are RGB in [0, 1].  ``stripe_period`` / ``stripe_strength`` describe horizontal
+    stripes on the shirt (strength 0 means a plain shirt); ``long_sleeves`` and ``shorts``
+    decide where skin shows on the arms and legs.
+    """
+
+    height_factor: float
+    # bone lengths, mm
+    pelvis_hip: float
+    hip_knee: float
+    knee_ankle: float
+    pelvis_spine: float
+    spine_thorax: float
+    thorax_nose: float
+    nose_head: float
+    thorax_shoulder: float
+    shoulder_elbow: float
+    elbow_wrist: float
+    # radii, mm
+    r_thigh: float
+    r_shin: float
+    r_foot: float
+    r_upper_arm: float
+    r_forearm: float
+    r_hand: float
+    r_neck: float
+    r_head: float
+    r_waist: float
+    r_chest: float
+    # clothing
+    shirt: np.ndarray = field(default_factory=lambda: np.array([0.2, 0.4, 0.8]))
+    trousers: np.ndarray = field(default_factory=lambda: np.array([0.15, 0.15, 0.3]))
+    skin: np.ndarray = field(default_factory=lambda: np.array([0.85, 0.65, 0.5]))
+    shoes: np.ndarray = field(default_factory=lambda: np.array([0.1, 0.1, 0.1]))
+    hair: np.ndarray = field(default_factory=lambda: np.array([0.15, 0.1, 0.05]))
+    long_sleeves: bool = True
+    shorts: bool = False
+    stripe_period: float = 60.0
+    stripe_strength: float = 0.0
+
+    def bone_length(self, parent: int, child: int) -> float:
+        """Length (mm) of the skeleton bone ``(parent, child)`` (see ``skeleton.BONES``)."""
+        return float(getattr(self, BONE_FIELDS[(parent, child)]))
+
+    @property
+    def foot_length(self) -> float:
+        """Ankle-to-toe length (mm) used for the rendered feet (not a skeleton bone)."""
+        return 0.33 * self.knee_ankle
+
+    @classmethod
+    def mean(cls) -> "Body":
+        """The average subject (height factor 1, mean lengths and radii, default clothes)."""
+        return cls(height_factor=1.0, **MEAN_BONE_LENGTHS, **MEAN_RADII)
+
+
+def _hsv_to_rgb(h: float, s: float, v: float) -> np.ndarray:
+    """One HSV colour (all in [0, 1]) to RGB in [0, 1]."""
+    i = int(h * 6.0) % 6
+    f = h * 6.0 - int(h * 6.0)
+    p, q, t = v * (1 - s), v * (1 - f * s), v * (1 - (1 - f) * s)
+    return np.array([(v, t, p), (q, v, p), (p, v, t), (p, q, v), (t, p, v), (v, p, q)][i])
+
+
+def _sample_clothes(rng: np.random.Generator) -> dict:
+    """Shirt, trousers, skin, shoes and hair colours plus sleeve / stripe choices."""
+    shirt = _hsv_to_rgb(rng.uniform(), rng.uniform(0.1, 0.9), rng.uniform(0.25, 0.95))
+    # Trousers: mostly jeans / black / grey / khaki, sometimes anything.
+    kind = rng.integers(5)
+    if kind == 0:  # jeans
+        trousers = _hsv_to_rgb(rng.uniform(0.58, 0.65), rng.uniform(0.4, 0.7), rng.uniform(0.3, 0.6))
+    elif kind == 1:  # black / dark grey
+        trousers = np.full(3, rng.uniform(0.06, 0.25))
+    elif kind == 2:  # khaki / beige
+        trousers = _hsv_to_rgb(rng.uniform(0.08, 0.14), rng.uniform(0.25, 0.5), rng.uniform(0.45, 0.8))
+    elif kind == 3:  # light grey
+        trousers = np.full(3, rng.uniform(0.4, 0.75))
+    else:
+        trousers = _hsv_to_rgb(rng.uniform(), rng.uniform(0.2, 0.8), rng.uniform(0.2, 0.8))
+    # Skin tones lie along a narrow hue band from light to dark.
+    tone = rng.uniform()
+    skin = _hsv_to_rgb(rng.uniform(0.04, 0.09), 0.25 + 0.35 * tone, 0.95 - 0.65 * tone)
+    shoes = np.full(3, rng.uniform(0.05, 0.2)) if rng.uniform() < 0.7 else np.full(3, rng.uniform(0.7, 0.95))
+    hair = _hsv_to_rgb(rng.uniform(0.03, 0.12), rng.uniform(0.3, 0.8), rng.uniform(0.05, 0.55))
+    striped = rng.uniform() < 0.35
+    return dict(
+        shirt=shirt, trousers=trousers, skin=skin, shoes=shoes, hair=hair,
+        long_sleeves=bool(rng.uniform() < 0.5), shorts=bool(rng.uniform() < 0.2),
+        stripe_period=float(rng.uniform(35.0, 90.0)),
+        stripe_strength=float(rng.uniform(0.25, 0.5)) if striped else 0.0,
+    )
+
+
+def sample_body(rng: np.random.Generator) -> Body:
+    """Draw a synthetic subject.
+
+    Every length is the Human3.6M mean times an overall height factor (uniform 0.88-1.12)
+    times a small per-bone factor (uniform 0.95-1.05), shared by left and right.  Radii scale
+    with height and with a "build" factor (0.85-1.2) so that some subjects are slim and some
+    broad.  Clothing is drawn by :func:`_sample_clothes`.
+    """
+    height = float(rng.uniform(0.88, 1.12))
+    lengths = {k: v * height * float(rng.uniform(0.95, 1.05)) for k, v in MEAN_BONE_LENGTHS.items()}
+    build = float(rng.uniform(0.85, 1.2))
+    radii = {k: v * height * build * float(rng.uniform(0.95, 1.05)) for k, v in MEAN_RADII.items()}
+    # Heads vary less with build than limbs do.
+    radii["r_head"] = MEAN_RADII["r_head"] * height * float(rng.uniform(0.93, 1.07))
+    return Body(height_factor=height, **lengths, **radii, **_sample_clothes(rng))
+
+
+# --------------------------------------------------------------------------------------------
+# Joint angles and their limits
+# --------------------------------------------------------------------------------------------
+
+ACTIONS: tuple[str, ...] = ("standing", "walking", "reaching", "bending", "crouching", "sitting")
+
+#: Anatomical limits in degrees, ``name -> (min, max)``.  Limb angles exist per side with an
+#: ``l_`` / ``r_`` prefix (``l_knee_flex``); the limits are the same for both sides.
+LIMITS: dict[str, tuple[float, float]] = {
+    "pelvis_pitch": (-20.0, 80.0),   # whole-body forward tilt at the hips (bending)
+    "pelvis_roll": (-15.0, 15.0),    # weight shift
+    "spine_flex": (-25.0, 50.0),     # lower back, pelvis -> spine
+    "spine_lat": (-25.0, 25.0),
+    "spine_twist": (-30.0, 30.0),
+    "chest_flex": (-20.0, 40.0),     # upper back, spine -> thorax
+    "chest_lat": (-20.0, 20.0),
+    "chest_twist": (-25.0, 25.0),
+    "neck_flex": (-45.0, 60.0),      # negative: looking up
+    "neck_lat": (-30.0, 30.0),
+    "neck_twist": (-70.0, 70.0),
+    "hip_flex": (-30.0, 140.0),
+    "hip_abd": (-25.0, 50.0),        # negative: adduction (leg crosses the midline)
+    "hip_twist": (-40.0, 40.0),
+    "knee_flex": (0.0, 150.0),       # only forward: the shin swings backward
+    "shoulder_flex": (-50.0, 180.0),
+    "shoulder_abd": (-30.0, 170.0),  # negative: arm across the chest
+    "shoulder_twist": (-70.0, 70.0),
+    "elbow_flex": (0.0, 150.0),
+}
+_LIMB_ANGLES = ("hip_flex", "hip_abd", "hip_twist", "knee_flex",
+                "shoulder_flex", "shoulder_abd", "shoulder_twist", "elbow_flex")
+ANGLE_NAMES: tuple[str, ...] = tuple(
+    [k for k in LIMITS if k not in _LIMB_ANGLES]
+    + [f"{side}_{k}" for side in ("l", "r") for k in _LIMB_ANGLES]
+)
+
+
+def limits_of(name: str) -> tuple[float, float]:
+    """Limits of an angle name, stripping a side prefix (``"l_knee_flex"`` -> knee limits)."""
+    key = name[2:] if name[:2] in ("l_", "r_") else name
+    return LIMITS[key]
+
+
+def neutral_angles() -> dict[str, float]:
+    """All angles zero: upright, legs and arms hanging straight down (a 'pencil' pose)."""
+    return {name: 0.0 for name in ANGLE_NAMES}
+
+
+def clip_to_limits(angles: dict[str, float]) -> dict[str, float]:
+    """Clip every angle into :data:`LIMITS` (returns a new dict)."""
+    out = {}
+    for name, value in angles.items():
+        lo, hi = limits_of(name)
+        out[name] = float(np.clip(value, lo, hi))
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Forward kinematics
+# --------------------------------------------------------------------------------------------
+
+def rot_x(deg: float) -> np.ndarray:
+    """Rotation about x by ``deg`` degrees (right-hand rule)."""
+    c, s = np.cos(np.deg2rad(deg)), np.sin(np.deg2rad(deg))
+    return np.array([[1.0, 0.0, 0.0], [0.0, c, -s], [0.0, s, c]])
+
+
+def rot_y(deg: float) -> np.ndarray:
+    """Rotation about y; positive angles turn +z (up) towards +x (forward)."""
+    c, s = np.cos(np.deg2rad(deg)), np.sin(np.deg2rad(deg))
+    return np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
+
+
+def rot_z(deg: float) -> np.ndarray:
+    """Rotation about z (the vertical in the body and world frames)."""
+    c, s = np.cos(np.deg2rad(deg)), np.sin(np.deg2rad(deg))
+    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+
+
+def _unit(v: tuple[float, float, float]) -> np.ndarray:
+    v = np.asarray(v, dtype=np.float64)
+    return v / np.linalg.norm(v)
+
+
+_UP = np.array([0.0, 0.0, 1.0])
+_DOWN = np.array([0.0, 0.0, -1.0])
+#: Rest directions of the short bones, in the parent's frame (left side; y is mirrored).
+_HIP_DIR = _unit((0.0, 1.0, -0.18))        # pelvis -> hip: sideways, a little down
+_SHOULDER_DIR = _unit((-0.05, 1.0, -0.12))  # thorax -> shoulder: sideways, a little down/back
+_NOSE_DIR = _unit((0.32, 0.0, 0.95))       # thorax -> nose: up and forward (the face)
+_HEADTOP_DIR = _unit((-0.25, 0.0, 0.97))   # nose -> head top: up and a little back
+
+
+def _joint_rotation(flex: float, abd: float, twist: float) -> np.ndarray:
+    """Intrinsic flex (about y), then abduction (about x), then twist (about the bone, z)."""
+    return rot_y(flex) @ rot_x(abd) @ rot_z(twist)
+
+
+def forward_kinematics(body: Body, angles: dict[str, float]) -> np.ndarray:
+    """Joint angles (degrees) to ``(17, 3)`` joints in the body frame (mm, pelvis at 0).
+
+    Walks the tree from the pelvis outwards.  Each bone's frame is its parent's frame times
+    the joint rotation; the child joint is the parent joint plus the rotated rest direction
+    times the bone length, so bone lengths are exact by construction.  Missing angle names
+    default to 0.  Angles are *not* clipped here (see :func:`clip_to_limits`).
+    """
+    a = {**neutral_angles(), **angles}
+    J = np.zeros((NUM_JOINTS, 3))
+    R_root = rot_y(a["pelvis_pitch"]) @ rot_x(a["pelvis_roll"])
+
+    # Legs.  side sign s: +1 left (+y), -1 right.  Hip flexion is about -y so that a positive
+    # value swings the (downward) thigh forward; knee flexion is about +y: shin goes backward.
+    for side, s, hip, knee, ankle in (("r", -1.0, 1, 2, 3), ("l", 1.0, 4, 5, 6)):
+        mirror = np.array([1.0, s, 1.0])
+        J[hip] = J[0] + R_root @ (_HIP_DIR * mirror) * body.pelvis_hip
+        R_thigh = R_root @ _joint_rotation(-a[f"{side}_hip_flex"], s * a[f"{side}_hip_abd"],
+                                           s * a[f"{side}_hip_twist"])
+        J[knee] = J[hip] + R_thigh @ _DOWN * body.hip_knee
+        R_shin = R_thigh @ rot_y(a[f"{side}_knee_flex"])
+        J[ankle] = J[knee] + R_shin @ _DOWN * body.knee_ankle
+
+    # Spine in two segments, then neck and head.
+    R_spine = R_root @ _joint_rotation(a["spine_flex"], a["spine_lat"], a["spine_twist"])
+    J[7] = J[0] + R_spine @ _UP * body.pelvis_spine
+    R_chest = R_spine @ _joint_rotation(a["chest_flex"], a["chest_lat"], a["chest_twist"])
+    J[8] = J[7] + R_chest @ _UP * body.spine_thorax
+    R_neck = R_chest @ _joint_rotation(a["neck_flex"], a["neck_lat"], a["neck_twist"])
+    J[9] = J[8] + R_neck @ _NOSE_DIR * body.thorax_nose
+    J[10] = J[9] + R_neck @ _HEADTOP_DIR * body.nose_head
+
+    # Arms hang from the shoulders.  Shoulder flexion about -y raises the arm forward;
+    # abduction about s*x raises it sideways; elbow flexion about -y brings the forearm forward.
+    for side, s, sh, el, wr in (("l", 1.0, 11, 12, 13), ("r", -1.0, 14, 15, 16)):
+        mirror = np.array([1.0, s, 1.0])
+        J[sh] = J[8] + R_chest @ (_SHOULDER_DIR * mirror) * body.thorax_shoulder
+        R_upper = R_chest @ _joint_rotation(-a[f"{side}_shoulder_flex"], s * a[f"{side}_shoulder_abd"],
+                                            s * a[f"{side}_shoulder_twist"])
+        J[el] = J[sh] + R_upper @ _DOWN * body.shoulder_elbow
+        R_fore = R_upper @ rot_y(-a[f"{side}_elbow_flex"])
+        J[wr] = J[el] + R_fore @ _DOWN * body.elbow_wrist
+    return J
+
+
+# --------------------------------------------------------------------------------------------
+# Actions: distributions over joint angles
+# --------------------------------------------------------------------------------------------
+
+def _relaxed_arm(rng: np.random.Generator, a: dict[str, float], side: str) -> None:
+    """An arm that is not doing anything in particular: hanging, on the hip, or bent in front."""
+    mode = rng.choice(["down", "down", "down", "hip", "front"])
+    if mode == "down":
+        a[f"{side}_shoulder_flex"] = rng.uniform(-15, 25)
+        a[f"{side}_shoulder_abd"] = rng.uniform(6, 22)
+        a[f"{side}_elbow_flex"] = rng.uniform(3, 45)
+    elif mode == "hip":  # hand on the hip: elbow out to the side and bent
+        a[f"{side}_shoulder_flex"] = rng.uniform(-25, 5)
+        a[f"{side}_shoulder_abd"] = rng.uniform(35, 60)
+        a[f"{side}_shoulder_twist"] = rng.uniform(-40, -15)
+        a[f"{side}_elbow_flex"] = rng.uniform(80, 115)
+        return
+    else:  # forearm across the body (holding something, arms crossed, phone)
+        a[f"{side}_shoulder_flex"] = rng.uniform(10, 50)
+        a[f"{side}_shoulder_abd"] = rng.uniform(-10, 15)
+        a[f"{side}_elbow_flex"] = rng.uniform(80, 140)
+    a[f"{side}_shoulder_twist"] = rng.uniform(-30, 30)
+
+
+def _head(rng: np.random.Generator, a: dict[str, float], flex: float = 0.0) -> None:
+    """Head looks around a little; ``flex`` biases nodding (negative looks up)."""
+    a["neck_flex"] = flex + rng.normal(0, 10)
+    a["neck_lat"] = rng.normal(0, 6)
+    a["neck_twist"] = rng.normal(0, 20)
+
+
+def _standing(rng: np.random.Generator, a: dict[str, float]) -> None:
+    a["pelvis_roll"] = rng.normal(0, 4)
+    a["spine_flex"] = rng.normal(2, 4)
+    a["chest_flex"] = rng.normal(0, 3)
+    a["spine_twist"] = rng.normal(0, 6)
+    a["spine_lat"] = rng.normal(0, 3)
+    for side in ("l", "r"):
+        a[f"{side}_hip_flex"] = rng.normal(0, 6)
+        a[f"{side}_hip_abd"] = rng.uniform(0, 12)
+        a[f"{side}_hip_twist"] = rng.normal(0, 10)
+        a[f"{side}_knee_flex"] = rng.uniform(0, 12)
+        _relaxed_arm(rng, a, side)
+    _head(rng, a)
+
+
+def _walking(rng: np.random.Generator, a: dict[str, float]) -> None:
+    """A gait cycle: phase ``phi`` drives leg swing, knee flexion and arm counter-swing."""
+    phi = rng.uniform(0, 2 * np.pi)
+    stride = rng.uniform(0.6, 1.3)  # slow stroll .. brisk walk
+    a["spine_flex"] = rng.uniform(0, 8)
+    a["chest_flex"] = rng.uniform(0, 5)
+    a["spine_twist"] = -6 * stride * np.sin(phi)  # shoulders counter-rotate against the hips
+    a["pelvis_roll"] = 3 * np.cos(phi)
+    for side, phase in (("r", phi), ("l", phi + np.pi)):
+        # Thigh swings sinusoidally; the knee flexes most while the leg swings forward.
+        a[f"{side}_hip_flex"] = 6 + 24 * stride * np.sin(phase)
+        a[f"{side}_knee_flex"] = 5 + 55 * stride * max(0.0, np.cos(phase + 0.3)) ** 2
+        a[f"{side}_hip_abd"] = rng.uniform(0, 6)
+        a[f"{side}_hip_twist"] = rng.normal(0, 6)
+        # The arm of the same side swings opposite to its leg.
+        swing = -np.sin(phase)
+        a[f"{side}_shoulder_flex"] = 5 + 25 * stride * swing
+        a[f"{side}_shoulder_abd"] = rng.uniform(6, 15)
+        a[f"{side}_shoulder_twist"] = rng.normal(0, 10)
+        a[f"{side}_elbow_flex"] = 15 + 25 * max(0.0, swing) + rng.uniform(0, 15)
+    _head(rng, a)
+
+
+def _reaching(rng: np.random.Generator, a: dict[str, float]) -> None:
+    """One or both arms reach forward, up or to the side; the torso follows a little."""
+    _standing(rng, a)
+    arms = {"left": ["l"], "right": ["r"], "both": ["l", "r"]}[str(rng.choice(["left", "right", "both"]))]
+    for side in arms:
+        target = rng.choice(["forward", "up", "side", "forward_up"])
+        flex, abd = {
+            "forward": (rng.uniform(65, 110), rng.uniform(-10, 25)),
+            "up": (rng.uniform(140, 178), rng.uniform(0, 30)),
+            "side": (rng.uniform(0, 35), rng.uniform(65, 110)),
+            "forward_up": (rng.uniform(100, 140), rng.uniform(0, 40)),
+        }[str(target)]
+        a[f"{side}_shoulder_flex"] = flex
+        a[f"{side}_shoulder_abd"] = abd
+        a[f"{side}_shoulder_twist"] = rng.uniform(-30, 30)
+        a[f"{side}_elbow_flex"] = rng.uniform(0, 35)
+    if len(arms) == 1:  # lean and turn towards the reaching arm
+        s = 1.0 if arms[0] == "l" else -1.0
+        a["chest_twist"] = -s * rng.uniform(0, 15)
+        a["spine_lat"] = -s * rng.uniform(0, 10)
+    step = str(rng.choice(["l", "r", "none"]))
+    if step != "none":  # one foot steps forward
+        a[f"{step}_hip_flex"] = rng.uniform(8, 25)
+        a[f"{step}_knee_flex"] = rng.uniform(0, 20)
+    a["spine_flex"] = rng.uniform(-5, 15)
+    _head(rng, a, flex=-10)
+
+
+def _bending(rng: np.random.Generator, a: dict[str, float]) -> None:
+    """Torso forward 30-90 deg, mostly from the hips (pelvis tilts), the rest from the back."""
+    _standing(rng, a)
+    lean = rng.uniform(30, 90)
+    hip_share = rng.uniform(0.5, 0.8)
+    a["pelvis_pitch"] = hip_share * lean
+    back = (1 - hip_share) * lean
+    a["spine_flex"] = 0.6 * back
+    a["chest_flex"] = 0.4 * back
+    for side in ("l", "r"):
+        knee = rng.uniform(0, 35)
+        thigh = rng.uniform(-5, 10) + 0.5 * knee  # bent knees push the thighs forward
+        # Thigh angle relative to the vertical = hip flexion - pelvis pitch.
+        a[f"{side}_hip_flex"] = thigh + a["pelvis_pitch"]
+        a[f"{side}_knee_flex"] = knee
+        # Arms hang towards the floor (flexion = torso lean keeps them vertical) or reach down.
+        a[f"{side}_shoulder_flex"] = lean + rng.uniform(-25, 35)
+        a[f"{side}_shoulder_abd"] = rng.uniform(0, 25)
+        a[f"{side}_elbow_flex"] = rng.uniform(0, 50)
+    _head(rng, a, flex=-rng.uniform(0, 40))
+
+
+def _crouching(rng: np.random.Generator, a: dict[str, float]) -> None:
+    """Deep hip and knee flexion; torso leans forward for balance, arms forward or on knees."""
+    a["pelvis_pitch"] = rng.uniform(0, 25)
+    a["spine_flex"] = rng.uniform(5, 25)
+    a["chest_flex"] = rng.uniform(0, 15)
+    a["spine_twist"] = rng.normal(0, 5)
+    for side in ("l", "r"):
+        thigh = rng.uniform(80, 115)
+        a[f"{side}_hip_flex"] = thigh + a["pelvis_pitch"]
+        a[f"{side}_knee_flex"] = rng.uniform(105, 150)
+        a[f"{side}_hip_abd"] = rng.uniform(5, 30)
+        a[f"{side}_hip_twist"] = rng.uniform(-5, 25)
+        a[f"{side}_shoulder_flex"] = rng.uniform(10, 90)
+        a[f"{side}_shoulder_abd"] = rng.uniform(0, 30)
+        a[f"{side}_shoulder_twist"] = rng.uniform(-30, 30)
+        a[f"{side}_elbow_flex"] = rng.uniform(10, 100)
+    if rng.uniform() < 0.3:  # one knee lower: a lunge-like crouch
+        side = str(rng.choice(["l", "r"]))
+        a[f"{side}_hip_flex"] = rng.uniform(20, 50) + a["pelvis_pitch"]
+        a[f"{side}_knee_flex"] = rng.uniform(90, 130)
+    _head(rng, a, flex=-rng.uniform(0, 30))
+
+
+def _sitting(rng: np.random.Generator, a: dict[str, float]) -> None:
+    """On a chair: hips and knees near 90 deg, torso roughly upright, hands on the lap."""
+    a["pelvis_pitch"] = rng.uniform(-12, 10)
+    a["spine_flex"] = rng.uniform(0, 20)
+    a["chest_flex"] = rng.uniform(-5, 15)
+    a["spine_twist"] = rng.normal(0, 8)
+    a["spine_lat"] = rng.normal(0, 4)
+    for side in ("l", "r"):
+        thigh = rng.uniform(75, 100)
+        a[f"{side}_hip_flex"] = thigh + a["pelvis_pitch"]
+        a[f"{side}_knee_flex"] = thigh + rng.uniform(-45, 15)  # shin vertical or feet forward
+        a[f"{side}_hip_abd"] = rng.uniform(0, 25)
+        a[f"{side}_hip_twist"] = rng.normal(0, 8)
+        if rng.uniform() < 0.6:  # hands on the lap / thighs
+            a[f"{side}_shoulder_flex"] = rng.uniform(15, 50)
+            a[f"{side}_shoulder_abd"] = rng.uniform(0, 20)
+            a[f"{side}_shoulder_twist"] = rng.uniform(-20, 20)
+            a[f"{side}_elbow_flex"] = rng.uniform(30, 90)
+        else:
+            _relaxed_arm(rng, a, side)
+    _head(rng, a, flex=rng.uniform(-10, 20))
+
+
+_ACTION_SAMPLERS = {
+    "standing": _standing, "walking": _walking, "reaching": _reaching,
+    "bending": _bending, "crouching": _crouching, "sitting": _sitting,
+}
+
+
+def sample_angles(rng: np.random.Generator, action: str) -> dict[str, float]:
+    """Joint angles (degrees, clipped to :data:`LIMITS`) for one pose of ``action``."""
+    if action not in _ACTION_SAMPLERS:
+        raise ValueError(f"unknown action {action!r}; expected one of {ACTIONS}")
+    angles = neutral_angles()
+    _ACTION_SAMPLERS[action](rng, angles)
+    return clip_to_limits(angles)
+
+
+# --------------------------------------------------------------------------------------------
+# Placing the body in the world
+# --------------------------------------------------------------------------------------------
+
+#: Height of the ankle joints above the floor when standing on it (mm).
+ANKLE_HEIGHT = (80.0, 100.0)
+#: Chair height for "sitting": the pelvis rests this high (mm), or higher if the legs need it.
+CHAIR_HEIGHT = (430.0, 520.0)
+#: Subjects stand within this radius (mm) of the capture-volume centre.
+PLACEMENT_RADIUS = 1200.0
+
+
+def place_in_world(joints_body: np.ndarray, yaw_deg: float, position_xy: np.ndarray,
+                   floor_offset: float) -> np.ndarray:
+    """Rotate body-frame joints by ``yaw_deg`` about the vertical, move the pelvis to
+    ``position_xy`` and lift everything by ``floor_offset`` mm."""
+    world = joints_body @ rot_z(yaw_deg).T
+    world[:, :2] += np.asarray(position_xy, dtype=np.float64)
+    world[:, 2] += floor_offset
+    return world
+
+
+def sample_pose(rng: np.random.Generator, body: Body, action: str | None = None) -> tuple[np.ndarray, str]:
+    """A random world-space pose ``(17, 3)`` (mm, Human3.6M-17 order) and its action.
+
+    ``action=None`` draws one of :data:`ACTIONS` uniformly.  The body faces a random direction
+    (yaw uniform in 0-360 deg about world Z) and stands at a random point within
+    :data:`PLACEMENT_RADIUS` of the capture centre.  The lowest ankle rests 80-100 mm above the
+    floor, except for ``sitting``, where the pelvis rests at chair height (430-520 mm) -- or
+    higher where the subject's lower legs are too long for that chair, so that the feet never go
+    through the floor.  (With Human3.6M shank lengths of ~454 mm plus the ankle height, that is
+    often the case: sitting pelvis heights are typically 500-660 mm.)
+    """
+    if action is None:
+        action = str(rng.choice(ACTIONS))
+    angles = sample_angles(rng, action)
+    joints = forward_kinematics(body, angles)
+    yaw = rng.uniform(0.0, 360.0)
+    radius = PLACEMENT_RADIUS * np.sqrt(rng.uniform())
+    theta = rng.uniform(0.0, 2 * np.pi)
+    position = radius * np.array([np.cos(theta), np.sin(theta)])
+    ankle_height = rng.uniform(*ANKLE_HEIGHT)
+    lowest_ankle = min(joints[3, 2], joints[6, 2])
+    lift = ankle_height - lowest_ankle  # feet on the floor
+    if action == "sitting":
+        lift = max(rng.uniform(*CHAIR_HEIGHT), lift)  # pelvis (z = 0 in body frame) on the chair
+    return place_in_world(joints, yaw, position, lift), action
+
+
+__all__ = [
+    "ACTIONS", "ANGLE_NAMES", "BONE_FIELDS", "Body", "LIMITS", "MEAN_BONE_LENGTHS", "MEAN_RADII",
+    "clip_to_limits", "forward_kinematics", "limits_of", "neutral_angles", "place_in_world",
+    "rot_x", "rot_y", "rot_z", "sample_angles", "sample_body", "sample_pose",
+]
