@@ -289,7 +289,9 @@ _CHECKERS = {"h36m": _check_h36m, "mupots": _check_mupots, "mpii": _check_mpii, 
 def check_dataset(dataset: str, root: Path, layout: str | None = None, **kw: Any) -> dict[str, Any]:
     """Load ``dataset`` from ``root`` (no image decoding) and report counts and sanity checks.
 
-    ``dataset``: ``h36m`` | ``mupots`` | ``mpii`` | ``synthetic`` (``bvh``: not available yet).
+    ``dataset``: ``h36m`` | ``mupots`` | ``mpii`` | ``synthetic`` | ``bvh`` (a folder of motion
+    capture clips; its report has its own keys, see :func:`partnas_lib.data.bvh.check_bvh_folder`:
+    clips found/loaded/failed, frames, left/right asymmetry, heights, the split of each clip).
     ``layout``: as the dataset's loader names it, detected when None.  Keywords: Human3.6M
     ``subjects`` (default: all present), ``frame_step`` (default 64), ``cameras``,
     ``camera_convention`` (``auto``), ``allow_pickle``, ``keypoints``; MuPoTS ``sequences``;
@@ -302,7 +304,9 @@ def check_dataset(dataset: str, root: Path, layout: str | None = None, **kw: Any
     unreadable file still raises (with the file and field named).
     """
     if dataset == "bvh":
-        raise ValueError("dataset 'bvh': checking BVH motion-capture folders is not available yet")
+        from partnas_lib.data.bvh import check_bvh_folder
+
+        return check_bvh_folder(Path(root), skeleton=kw.get("skeleton"))
     if dataset not in _CHECKERS:
         raise ValueError(f"unknown dataset {dataset!r}; expected one of {DATASETS}")
     root = Path(root)
@@ -357,7 +361,8 @@ def add_check_parser(subparsers: Any) -> argparse.ArgumentParser:
     p = data_sub.add_parser("check", help="load a dataset and check counts, files, cameras and joint order",
                             description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", required=True, choices=DATASETS)
-    p.add_argument("--root", required=True, help="dataset folder (synthetic: a cache .npz or its folder)")
+    p.add_argument("--root", required=True,
+                   help="dataset folder (synthetic: a cache .npz or its folder; bvh: a folder of .bvh clips)")
     p.add_argument("--layout", default=None,
                    help="h36m: 3dmppe | videopose3d | cdf; mupots: mat | json (default: detected)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a report")
@@ -371,6 +376,8 @@ def add_check_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--keypoints", default="gt", help="h36m videopose3d: 2D file suffix (default gt)")
     p.add_argument("--sequences", nargs="+", default=None, help="mupots: sequences, e.g. TS1 TS2 (default all)")
     p.add_argument("--split", default="train", help="mpii: annotation file name (default train)")
+    p.add_argument("--skeleton", default=None,
+                   help="bvh: skeleton map name from partnas_lib.data.bvh.SKELETONS (default: detected)")
     p.set_defaults(func=run_check)
     return p
 
@@ -379,7 +386,8 @@ def run_check(args: argparse.Namespace) -> int:
     """Run ``data check``; 0 when everything looks right, 1 when problems were found, 2 on error."""
     kw = {"subjects": args.subjects, "frame_step": args.frame_step, "cameras": args.cameras,
           "camera_convention": args.camera_convention, "allow_pickle": args.allow_pickle,
-          "keypoints": args.keypoints, "sequences": args.sequences, "split": args.split}
+          "keypoints": args.keypoints, "sequences": args.sequences, "split": args.split,
+          "skeleton": getattr(args, "skeleton", None)}
     try:
         report = check_dataset(args.dataset, Path(args.root), args.layout, **kw)
     except (ValueError, FileNotFoundError, OSError, RuntimeError) as err:
@@ -399,6 +407,10 @@ def _fmt_counts(counts: dict[str, int], limit: int = 12) -> str:
 
 def format_report(r: dict[str, Any]) -> str:
     """The readable form of a :func:`check_dataset` report."""
+    if r.get("dataset") == "bvh":
+        from partnas_lib.data.bvh import format_bvh_report
+
+        return format_bvh_report(r)
     lines = [f"partnas data check: {r['dataset']} (layout {r['layout']}) at {r['root']}",
              f"  samples            {r['samples']}"]
     for key in ("subject", "action", "camera"):

@@ -25,5 +25,5 @@ def load_split(cfg: Config, split: str) -> SampleArrays:
 
         cache = Path(d.cache_dir) if d.cache_dir else default_cache_dir()
         return load_synthetic_split(split, counts[split], d.seed, d.image_size, d.supersample,
-                                    cache_dir=cache, progress=cfg.progress)
+                                    cache_dir=cache, progress=cfg.progress, pose_source=d.pose_source)
     raise ValueError(f"config field data.dataset = {d.dataset!r} is not supported; expected 'synthetic'")

@@ -14,6 +14,15 @@ Each sample follows the same path a real Human3.6M frame does (design.md, "Data 
 The records are ordinary :class:`~partnas_lib.data.sample.SampleArrays`, so the rest of the
 package cannot tell them from real data.
 
+Pose sources.  ``pose_source="procedural"`` (the default) draws step 1 from the procedural
+actions above.  ``pose_source="bvh:/path/to/folder"`` draws real motion capture instead
+(:mod:`partnas_lib.data.bvh`): sample ``i`` picks a clip of its split and a frame in it (with its
+own generator), retargeted to Human3.6M-17, turned to a random yaw and placed at a random point
+with its feet on the floor; a random :class:`~partnas_lib.data.poses.Body` (fitted to the
+mocap's size) only dresses it, since the bone lengths are the actor's.  Splits of a BVH folder
+hold different clips (:func:`partnas_lib.data.bvh.assign_splits`), so test poses come from
+motions never seen in training.
+
 Reproducibility.  Sample ``i`` of seed ``s`` uses its own generator
 ``np.random.default_rng([s, i])`` for *everything* (body, action, pose, camera, background,
 light, noise), so it is the same whether it is generated alone, in a batch, or in any chunking
@@ -34,6 +43,7 @@ from typing import Any
 import numpy as np
 
 from partnas_lib.camera import crop_intrinsics, h36m_like_rig, square_bbox
+from partnas_lib.data.bvh import MocapPoses, body_for_joints, folder_fingerprint, mocap_poses, parse_pose_source
 from partnas_lib.data.poses import sample_body, sample_pose
 from partnas_lib.data.render import render_batch
 from partnas_lib.data.sample import SampleArrays
@@ -66,12 +76,22 @@ def split_seed(base_seed: int, split: str) -> int:
     return int(base_seed) * 1000 + 101 + SPLIT_OFFSETS[split]
 
 
-def _sample_geometry(rng: np.random.Generator, image_size: int) -> dict[str, Any]:
+def _sample_geometry(rng: np.random.Generator, image_size: int, poses: MocapPoses | None = None) -> dict[str, Any]:
     """Body, pose, camera and crop of one sample.  Resamples (with the same generator, hence
-    deterministically) if the person is behind or too close to the camera or leaves the image."""
+    deterministically) if the person is behind or too close to the camera or leaves the image.
+
+    ``poses=None`` draws a procedural pose; otherwise the pose comes from the mocap clips of
+    ``poses`` and the body is fitted to it (:func:`~partnas_lib.data.bvh.body_for_joints`).
+    """
     for _ in range(_MAX_TRIES):
         body = sample_body(rng)
-        joints_world, action = sample_pose(rng, body)
+        extra: dict[str, Any] = {}
+        if poses is None:
+            joints_world, action = sample_pose(rng, body)
+        else:
+            joints_world, extra = poses.sample(rng)
+            action = extra.pop("action")
+            body = body_for_joints(body, joints_world)
         rig = h36m_like_rig(rng)
         cam = rig[int(rng.integers(len(rig)))]
         joints_cam = cam.world_to_camera(joints_world)
@@ -91,21 +111,26 @@ def _sample_geometry(rng: np.random.Generator, image_size: int) -> dict[str, Any
         centre = bbox[:2] + bbox[2:] / 2 + shift * bbox[2]
         bbox = np.array([centre[0] - side / 2, centre[1] - side / 2, side, side])
         return dict(body=body, action=action, camera=cam, joints_cam=joints_cam, joints_2d=joints_2d,
-                    bbox=bbox, crop_intr=crop_intrinsics(cam.intrinsics, bbox, image_size))
+                    bbox=bbox, crop_intr=crop_intrinsics(cam.intrinsics, bbox, image_size), extra=extra)
     raise RuntimeError(f"could not draw a valid synthetic sample in {_MAX_TRIES} tries")
 
 
 def generate_synthetic(seed: int, start: int, count: int, image_size: int, supersample: int = 2,
-                       batch_size: int = 128, progress: bool = False) -> SampleArrays:
+                       batch_size: int = 128, progress: bool = False, pose_source: str = "procedural",
+                       split: str = "train") -> SampleArrays:
     """Samples ``start .. start + count - 1`` of the synthetic stream ``seed``.
 
-    Sample ``i`` is fully determined by ``(seed, i)`` (see the module docstring).  Rendering
-    runs ``batch_size`` images at a time; ``progress`` shows a tqdm bar over those batches.
+    Sample ``i`` is fully determined by ``(seed, i)`` (and, for a BVH pose source, the folder's
+    clips; see the module docstring).  Rendering runs ``batch_size`` images at a time;
+    ``progress`` shows a tqdm bar over those batches.  ``pose_source`` is ``"procedural"`` or
+    ``"bvh:/path/to/folder"``; with BVH poses, ``split`` selects the clips drawn from (it does
+    not change procedural samples, whose splits differ by seed).
     """
     if count <= 0:
         raise ValueError(f"count must be positive, got {count}")
     if image_size < 8:
         raise ValueError(f"image_size must be at least 8 px, got {image_size}")
+    poses = mocap_poses(pose_source, split)
     images = np.empty((count, image_size, image_size, 3), np.uint8)
     joints_2d = np.empty((count, NUM_JOINTS, 2), np.float32)
     joints_3d = np.empty((count, NUM_JOINTS, 3), np.float32)
@@ -121,7 +146,7 @@ def generate_synthetic(seed: int, start: int, count: int, image_size: int, super
     for lo in starts:
         hi = min(lo + batch_size, count)
         rngs = [np.random.default_rng([seed, start + j]) for j in range(lo, hi)]
-        geo = [_sample_geometry(rng, image_size) for rng in rngs]
+        geo = [_sample_geometry(rng, image_size, poses) for rng in rngs]
         images[lo:hi] = render_batch(
             np.stack([g["joints_cam"] for g in geo]), np.stack([g["crop_intr"] for g in geo]),
             [g["body"] for g in geo], image_size, rngs, supersample=supersample,
@@ -132,7 +157,7 @@ def generate_synthetic(seed: int, start: int, count: int, image_size: int, super
             intrinsics[j] = g["camera"].intrinsics
             bboxes[j] = g["bbox"]
             meta.append(dict(subject=f"synthetic-{seed}-{start + j}", action=g["action"], frame=start + j,
-                             camera=g["camera"].name, source="synthetic"))
+                             camera=g["camera"].name, source="synthetic", **g["extra"]))
     return SampleArrays(
         images=images, joints_2d=joints_2d, joints_3d=joints_3d,
         joints_vis=np.ones((count, NUM_JOINTS), bool), root_depth=joints_3d[:, 0, 2].copy(),
@@ -148,11 +173,20 @@ _ARRAY_FIELDS = ("images", "joints_2d", "joints_3d", "joints_vis", "root_depth",
 
 
 def cache_path(cache_dir: str | Path, split: str, count: int, base_seed: int, image_size: int,
-               supersample: int) -> Path:
+               supersample: int, pose_source: str = "procedural") -> Path:
     """Cache file of a split: ``synthetic-<hash>.npz`` where the hash covers every argument
-    that changes the data plus :data:`RENDER_VERSION`."""
-    key = json.dumps(dict(version=RENDER_VERSION, split=split, count=int(count), base_seed=int(base_seed),
-                          image_size=int(image_size), supersample=int(supersample)), sort_keys=True)
+    that changes the data plus :data:`RENDER_VERSION`.
+
+    A BVH pose source adds the folder and its :func:`~partnas_lib.data.bvh.folder_fingerprint`
+    (every clip's name, size and mtime, and the reader's version), so editing the folder
+    re-renders; procedural keys are unchanged from before pose sources existed.
+    """
+    fields: dict[str, Any] = dict(version=RENDER_VERSION, split=split, count=int(count), base_seed=int(base_seed),
+                                  image_size=int(image_size), supersample=int(supersample))
+    folder = parse_pose_source(pose_source)
+    if folder is not None:
+        fields.update(pose_source=f"bvh:{folder.resolve()}", bvh=folder_fingerprint(folder))
+    key = json.dumps(fields, sort_keys=True)
     digest = hashlib.sha256(key.encode()).hexdigest()[:20]
     return Path(cache_dir) / f"synthetic-{digest}.npz"
 
@@ -189,8 +223,11 @@ def load_arrays(path: str | Path) -> SampleArrays:
 
 
 def load_synthetic_split(split: str, count: int, base_seed: int, image_size: int, supersample: int = 2,
-                         cache_dir: str | Path | None = None, progress: bool = True) -> SampleArrays:
+                         cache_dir: str | Path | None = None, progress: bool = True,
+                         pose_source: str = "procedural") -> SampleArrays:
     """``count`` synthetic samples of ``split`` ("train", "val" or "test") for ``base_seed``.
+
+    ``pose_source``: ``"procedural"`` or ``"bvh:/path/to/folder"`` (poses from that split's clips).
 
     With ``cache_dir`` the split is read from (or rendered once into)
     :func:`cache_path`; ``cache_dir=None`` renders every time.  A cache file that cannot be read
@@ -199,7 +236,7 @@ def load_synthetic_split(split: str, count: int, base_seed: int, image_size: int
     seed = split_seed(base_seed, split)
     path = None
     if cache_dir is not None:
-        path = cache_path(cache_dir, split, count, base_seed, image_size, supersample)
+        path = cache_path(cache_dir, split, count, base_seed, image_size, supersample, pose_source)
         if path.exists():
             try:
                 arrays = load_arrays(path)
@@ -208,7 +245,8 @@ def load_synthetic_split(split: str, count: int, base_seed: int, image_size: int
                 return arrays
             except Exception as err:  # corrupt, truncated or foreign file
                 warnings.warn(f"synthetic cache {path} is unreadable ({err}); rendering it again", stacklevel=2)
-    arrays = generate_synthetic(seed, 0, count, image_size, supersample=supersample, progress=progress)
+    arrays = generate_synthetic(seed, 0, count, image_size, supersample=supersample, progress=progress,
+                                pose_source=pose_source, split=split)
     if path is not None:
         save_arrays(arrays, path)
     return arrays
