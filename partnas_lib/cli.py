@@ -1,23 +1,31 @@
-"""The ``partnas`` command line: ``reproduce | search | retrain | evaluate``.
+"""The ``partnas`` command line: ``reproduce | search | retrain | evaluate | ablate | model | agreement``.
 
 Examples::
 
     partnas reproduce --preset cpu --out runs/cpu
     partnas reproduce --preset smoke --out runs/smoke --set retrain.epochs=3
     partnas reproduce --preset paper --dry-run
+    partnas reproduce --preset cpu --out runs/base --model baseline   # the ResNet + deconv baseline
+    partnas reproduce --preset cpu --out runs/rand --model random     # a random cell per part
     partnas search --preset cpu --out runs/cpu --resume
+    partnas search --preset cpu --out runs/seeds --seeds 0 1 2        # + agreement across seeds
     partnas retrain --out runs/cpu --genotype my_genotype.json
     partnas evaluate --out runs/cpu
+    partnas ablate --preset cpu --seeds 0 1 2 --out runs/ablation
+    partnas model summary --preset paper --model baseline
+    partnas agreement runs/seeds/seed*/genotype.json
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from pathlib import Path
 
 from partnas_lib.config import Config, PRESETS, apply_overrides, get_preset
+from partnas_lib.data.check import add_check_parser, run_check
 
 
 def _common(p: argparse.ArgumentParser, needs_out: bool = True) -> None:
@@ -32,6 +40,13 @@ def _common(p: argparse.ArgumentParser, needs_out: bool = True) -> None:
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
+def _model_kind(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", dest="model_kind", default=None, choices=["searched", "random", "baseline"],
+                   help="what to train: the searched part-aware net (default), a random cell per part, or "
+                        "the ResNet + deconvolution baseline (shortcut for --set model.kind=...; "
+                        "random and baseline skip the search)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="partnas", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -41,15 +56,41 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoints in --out")
     p.add_argument("--dry-run", action="store_true",
                    help="build the supernet and a derived network, run one image, print parameter counts")
+    _model_kind(p)
     p = sub.add_parser("search", help="architecture search; writes genotype.json")
     _common(p)
     p.add_argument("--resume", action="store_true")
+    p.add_argument("--seeds", type=int, nargs="+", default=None, metavar="N",
+                   help="search once per seed into OUT/seed<N>/ and report how much the genotypes agree "
+                        "(OUT/agreement.json)")
     p = sub.add_parser("retrain", help="train the derived network from scratch")
     _common(p)
     p.add_argument("--genotype", default=None, help="genotype JSON (default: OUT/genotype.json)")
     p.add_argument("--resume", action="store_true")
+    _model_kind(p)
     p = sub.add_parser("evaluate", help="evaluate OUT/checkpoints/model.pt; writes metrics.json")
     _common(p)
+    p = sub.add_parser("ablate", help="part-aware vs shared decoder vs random cells vs ResNet baseline, "
+                                      "several seeds; writes OUT/ablation.json and OUT/ablation.md")
+    _common(p)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], metavar="N", help="seeds (default 0 1 2)")
+    p.add_argument("--variants", nargs="+", default=None, metavar="NAME",
+                   choices=["part_aware", "shared", "random", "baseline"], help="default: all four")
+    p = sub.add_parser("model", help="inspect networks without training")
+    msub = p.add_subparsers(dest="model_command", required=True)
+    p = msub.add_parser("summary", help="parameters (total, trunk, per part), multiply-adds, output shapes")
+    _common(p, needs_out=False)
+    p.add_argument("--model", dest="which", default=None, choices=["baseline", "supernet", "derived"],
+                   help="default: baseline if model.kind=baseline, else derived")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--genotype", default=None, help="genotype JSON for --model derived")
+    group.add_argument("--random", action="store_true",
+                       help="a random cell per part drawn with --seed (the default without --genotype)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p = sub.add_parser("agreement", help="how much genotypes (e.g. of several search seeds) agree, per part")
+    p.add_argument("genotypes", nargs="+", help="genotype.json files of the same part grouping")
+    p.add_argument("--json", action="store_true", help="print the full JSON summary")
+    add_check_parser(sub)
     return parser
 
 
@@ -64,6 +105,8 @@ def resolve_config(args: argparse.Namespace) -> Config:
     else:
         cfg = get_preset("cpu")
     overrides = list(args.overrides)
+    if getattr(args, "model_kind", None) is not None:
+        overrides.append(f"model.kind={args.model_kind}")
     if args.seed is not None:
         overrides.append(f"seed={args.seed}")
     if args.device is not None:
@@ -73,13 +116,53 @@ def resolve_config(args: argparse.Namespace) -> Config:
     return apply_overrides(cfg, overrides)
 
 
+def _model_summary(args: argparse.Namespace, cfg: Config) -> None:
+    from partnas_lib.models.build import random_genotype
+    from partnas_lib.models.summary import format_summary, summarize_config
+    from partnas_lib.nas.genotype import Genotype
+
+    which = args.which or ("baseline" if cfg.model.kind == "baseline" else "derived")
+    genotype = None
+    if which == "derived":
+        genotype = Genotype.load(args.genotype) if args.genotype else random_genotype(cfg)
+    elif args.genotype or args.random:
+        raise ValueError(f"--genotype/--random only apply to --model derived, not --model {which}")
+    report = summarize_config(cfg, which, genotype)
+    if which == "derived":
+        report["genotype_source"] = args.genotype or f"random (seed {cfg.seed})"
+    print(json.dumps(report, indent=2) if args.json else format_summary(report))
+
+
+def _agreement(args: argparse.Namespace) -> None:
+    from partnas_lib.nas.agreement import format_agreement, genotype_agreement
+    from partnas_lib.nas.genotype import Genotype
+
+    summary = genotype_agreement([Genotype.load(p) for p in args.genotypes], labels=args.genotypes)
+    print(json.dumps(summary, indent=2) if args.json else format_agreement(summary))
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    if args.command == "data":
+        return run_check(args)
     try:
+        if args.command == "agreement":
+            _agreement(args)
+            return 0
         cfg = resolve_config(args)
         from partnas_lib import pipeline
 
-        if args.command == "reproduce":
+        if args.command == "model":
+            _model_summary(args, cfg)
+        elif args.command == "ablate":
+            from partnas_lib.ablate import ablation_markdown, run_ablation
+
+            data = run_ablation(cfg, args.out, args.seeds, args.variants, overrides=list(args.overrides),
+                                command=shlex.join(["partnas", *argv]))
+            print(ablation_markdown(data))
+            print(f"results: {Path(args.out) / 'ablation.json'}, {Path(args.out) / 'ablation.md'}")
+        elif args.command == "reproduce":
             if args.dry_run:
                 print(json.dumps(pipeline.dry_run(cfg), indent=2))
                 return 0
@@ -87,7 +170,14 @@ def main(argv: list[str] | None = None) -> int:
             metrics = pipeline.reproduce(cfg, out, resume=args.resume)
             print(f"\nMPJPE {metrics['mpjpe']:.1f} mm | PA-MPJPE {metrics['pa_mpjpe']:.1f} mm | "
                   f"mean-pose baseline {metrics['mean_pose_mpjpe']:.1f} mm | {metrics['params'] / 1e6:.3f} M params")
-            print(f"results: {Path(out) / 'metrics.json'}  (genotype: {Path(out) / 'genotype.json'})")
+            print(f"results: {Path(out) / 'metrics.json'}"
+                  + (f"  (genotype: {Path(out) / 'genotype.json'})" if cfg.model.kind != "baseline" else ""))
+        elif args.command == "search" and args.seeds:
+            from partnas_lib.nas.agreement import format_agreement
+
+            summary = pipeline.search_seeds(cfg, args.out, args.seeds, resume=args.resume)
+            print(format_agreement(summary))
+            print(f"genotypes: {Path(args.out)}/seed<N>/genotype.json; agreement: {Path(args.out) / 'agreement.json'}")
         elif args.command == "search":
             pipeline.search(cfg, args.out, resume=args.resume)
             print(f"genotype: {Path(args.out) / 'genotype.json'}")

@@ -21,6 +21,10 @@ DEFAULT_OPS: list[str] = [
     "sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5",
 ]
 
+#: What retrain/evaluate build (``ModelConfig.kind``): the searched part-aware network, a random
+#: architecture from the same space, or the 3DMPPE ResNet + deconvolution baseline.
+MODEL_KINDS: tuple[str, ...] = ("searched", "random", "baseline")
+
 
 @dataclass
 class DataConfig:
@@ -29,16 +33,23 @@ class DataConfig:
     ``dataset="synthetic"`` renders procedural people (:mod:`partnas_lib.data.synthetic`);
     ``num_train`` samples are used for search (split in two, see ``SearchConfig.train_portion``)
     and for retraining; ``num_test`` held-out samples from a disjoint seed are evaluated.
+
+    ``pose_source`` says where the rendered people's poses come from: ``"procedural"`` (the
+    hand-written actions of :mod:`partnas_lib.data.poses`) or ``"bvh:/path/to/folder"``, real
+    motion capture read from a folder of BVH clips (:mod:`partnas_lib.data.bvh`; e.g. the Bandai
+    Namco Research Motion Dataset, which you download yourself: ``data_scripts/fetch_mocap.py``).
+    With BVH poses, train, val and test draw from disjoint sets of clips.
     """
 
     dataset: str = "synthetic"
     image_size: int = 64
-    num_train: int = 8000
+    num_train: int = 6000
     num_val: int = 500
     num_test: int = 1000
     supersample: int = 2
     seed: int = 0
     cache_dir: str = ""  # "" -> $PARTNAS_CACHE or ~/.cache/partnas
+    pose_source: str = "procedural"  # "procedural" | "bvh:/path/to/folder"
 
 
 @dataclass
@@ -48,6 +59,20 @@ class ModelConfig:
     The paper's trunk and head sizes are not published; the defaults follow method.md Sec. 2
     (project defaults): ResNet-50 to ``layer3`` (stride 16) at the paper preset, part heads of
     ``head_cells`` searched cells, each doubling the resolution, ending at stride 4.
+
+    ``kind`` selects which network retrain/evaluate build (the paper's comparisons):
+
+    * ``"searched"``: the part-aware network derived from this run's search (the method);
+    * ``"random"``: the same space, one cell per part drawn uniformly at random with the run's
+      seed (:func:`partnas_lib.nas.genotype.random_cell`; the NAS sanity baseline) -- no search;
+    * ``"baseline"``: the 3DMPPE PoseNet / Integral network the paper compares against (full
+      ResNet trunk to ``layer4`` + 3 deconvolutions of ``deconv_channels`` + 1x1 conv;
+      :mod:`partnas_lib.models.baseline`) -- no search; ``trunk_stage`` and the head fields
+      are ignored, ``trunk_depth``/``trunk_width`` are shared with the part-aware network.
+
+    ``deconv_channels`` is 256 at the paper preset (3DMPPE); the CPU presets scale it with the
+    trunk width (256 x 0.25 = 64 at ``cpu``) so the baseline stays the same design at the same
+    scale as the part-aware network it is compared with (32 at ``smoke``).
     """
 
     trunk_depth: int = 18
@@ -58,6 +83,8 @@ class ModelConfig:
     depth_bins: int = 16
     cube_mm: float = 2000.0
     parts: Any = "5"  # "1" | "3" | "5" | "17" | {part_name: [joint indices]}
+    kind: str = "searched"  # "searched" | "random" | "baseline"
+    deconv_channels: int = 256  # baseline only (3DMPPE); scaled down in the CPU presets
 
 
 @dataclass
@@ -70,7 +97,7 @@ class SearchConfig:
     values are not published).
     """
 
-    epochs: int = 8
+    epochs: int = 6
     warmup_epochs: int = 2
     batch_size: int = 32
     lr: float = 1e-3
@@ -156,6 +183,9 @@ class Config:
             ("data.num_test", self.data.num_test >= 1, "at least 1"),
             ("data.num_val", self.data.num_val >= 0, ">= 0"),
             ("data.supersample", self.data.supersample >= 1, ">= 1"),
+            ("data.pose_source", self.data.pose_source == "procedural"
+             or (self.data.pose_source.startswith("bvh:") and bool(self.data.pose_source[4:].strip())),
+             "'procedural' or 'bvh:/path/to/folder'"),
             ("model.trunk_depth", self.model.trunk_depth in (18, 34, 50), "one of 18, 34, 50"),
             ("model.trunk_width", self.model.trunk_width > 0, "> 0"),
             ("model.trunk_stage", self.model.trunk_stage in ("layer1", "layer2", "layer3", "layer4"),
@@ -164,6 +194,8 @@ class Config:
             ("model.head_cells", self.model.head_cells >= 1, ">= 1"),
             ("model.depth_bins", self.model.depth_bins >= 2, ">= 2"),
             ("model.cube_mm", self.model.cube_mm > 0, "> 0"),
+            ("model.kind", self.model.kind in MODEL_KINDS, f"one of {', '.join(MODEL_KINDS)}"),
+            ("model.deconv_channels", self.model.deconv_channels >= 1, ">= 1"),
             ("search.epochs", self.search.epochs >= 0, ">= 0"),
             ("search.warmup_epochs", 0 <= self.search.warmup_epochs, ">= 0"),
             ("search.batch_size", self.search.batch_size >= 1, ">= 1"),
@@ -202,26 +234,50 @@ def smoke_preset() -> Config:
     """Seconds on a laptop CPU; exercises every code path (tests, notebooks in CI)."""
     return Config(
         preset="smoke",
-        data=DataConfig(image_size=64, num_train=640, num_val=64, num_test=128, supersample=1),
-        model=ModelConfig(trunk_depth=18, trunk_width=0.25, head_channels=8, depth_bins=8),
+        data=DataConfig(image_size=64, num_train=1024, num_val=64, num_test=128, supersample=1),
+        model=ModelConfig(trunk_depth=18, trunk_width=0.25, head_channels=8, depth_bins=8, deconv_channels=32),
         search=SearchConfig(epochs=2, warmup_epochs=1, batch_size=32, lr=2e-3),
-        retrain=RetrainConfig(epochs=5, batch_size=32, lr=3e-3, lr_milestones=[4]),
+        retrain=RetrainConfig(epochs=6, batch_size=32, lr=3e-3, lr_milestones=[5]),
         eval=EvalConfig(flip_test=True),
     )
 
 
 def cpu_preset() -> Config:
-    """A real search + retrain on a 2-core CPU in about 15-20 minutes (the default preset)."""
-    return Config(preset="cpu")
+    """A real search + retrain on a 2-core CPU in about 15 minutes (the default preset).
+
+    The search is ~400 architecture steps instead of the ~20k of a DARTS run, so alpha/beta
+    learn with ``arch_lr=3e-3`` (5x the DARTS value; project default) to move visibly.
+    """
+    return Config(preset="cpu", model=ModelConfig(deconv_channels=64), search=SearchConfig(arch_lr=3e-3))
 
 
 def paper_preset() -> Config:
-    """The paper's scale (GPU): 256x256 crops, ResNet-50 to layer3, 64^3 volumes, 3DMPPE recipe."""
+    """The paper's scale (GPU): 256x256 crops, ResNet-50 to layer3, 64^3 volumes, 3DMPPE recipe.
+
+    ``head_channels=96`` (project default; the paper's value is not published) is set by the
+    paper's efficiency claims against the 3DMPPE ResNet-50 + deconvolution baseline (34.3 M
+    parameters, 8.4 G multiply-adds; method.md Sec. 1-2): 62 % (ECCV) / 64.4 % (IJCV) fewer
+    parameters, and "roughly the same" (ECCV) / 8.5 % fewer (IJCV) multiply-adds.  The genotype
+    is unknown before the search, so the width must satisfy the claims for *any* cell of the
+    space.  Measured with :mod:`partnas_lib.models.summary` (5 parts, 2 cells, top-2 edges):
+
+    ===============  =====================  ==========================  =====================
+    head_channels    params, random cells   params, all sep_conv_5x5    MACs, random cells
+    ===============  =====================  ==========================  =====================
+    96 (chosen)      10.8-11.0 M (0.32x)    11.7 M (0.34x)              7.5-8.0 G (0.90-0.96x)
+    128              11.8-12.1 M (0.35x)    13.2 M (0.39x)              9.2-10.0 G (1.10-1.19x)
+    ===============  =====================  ==========================  =====================
+
+    At 128 channels the heaviest cells of the space break the "62 % fewer parameters" bound and
+    typical cells need 10-20 % *more* multiply-adds than the baseline; at 96 every cell of the
+    space keeps at most 0.34x the baseline's parameters (0.36x even when all 9 edges are kept)
+    and typical cells need slightly fewer multiply-adds, as the IJCV version reports.
+    """
     return Config(
         preset="paper",
         data=DataConfig(image_size=256, num_train=100_000, num_val=2000, num_test=5000),
         model=ModelConfig(trunk_depth=50, trunk_width=1.0, trunk_stage="layer3",
-                          head_channels=128, head_cells=2, depth_bins=64),
+                          head_channels=96, head_cells=2, depth_bins=64, deconv_channels=256),
         search=SearchConfig(epochs=20, warmup_epochs=5, batch_size=32),
         retrain=RetrainConfig(epochs=25, batch_size=32, lr=1e-3, lr_milestones=[17, 21]),
         eval=EvalConfig(flip_test=True, batch_size=64),

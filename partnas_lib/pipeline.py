@@ -3,6 +3,11 @@
 ``reproduce`` is what ``partnas reproduce`` and ``make demo`` run.  Each stage can also run on
 its own (``search``, ``retrain``, ``evaluate``) against the same run directory, and every stage
 resumes from its last checkpoint with ``resume=True``.
+
+``model.kind`` selects what is retrained and evaluated (the paper's comparisons, see
+:mod:`partnas_lib.ablate`): ``searched`` runs the search first; ``random`` skips it and writes a
+genotype drawn at random from the same space (with the run's seed) to ``genotype.json``;
+``baseline`` skips it and trains the 3DMPPE ResNet + deconvolution network.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import numpy as np
 from partnas_lib.config import Config
 from partnas_lib.data.datasets import load_split
 from partnas_lib.eval.evaluate import evaluate_model
-from partnas_lib.models.build import build_derived, build_supernet
+from partnas_lib.models.build import build_derived, build_model, build_supernet, random_genotype
 from partnas_lib.models.heads import count_parameters
 from partnas_lib.nas.genotype import Genotype
 from partnas_lib.train.checkpoint import load_checkpoint
@@ -44,16 +49,57 @@ def start_run(cfg: Config, out: str | Path, resume: bool = False) -> tuple[Confi
 
 
 def search(cfg: Config, out: str | Path, resume: bool = False) -> Genotype:
+    if cfg.model.kind != "searched":
+        raise ValueError(f"model.kind={cfg.model.kind!r} has no search stage; use model.kind=searched "
+                         "(or run 'partnas reproduce', which skips the search for random/baseline)")
     cfg, run = start_run(cfg, out, resume)
     return run_search(cfg, run, resume)
 
 
-def retrain(cfg: Config, out: str | Path, genotype_path: str | Path | None = None, resume: bool = False) -> None:
-    cfg, run = start_run(cfg, out, resume)
+def search_seeds(cfg: Config, out: str | Path, seeds: list[int], resume: bool = False) -> dict[str, Any]:
+    """Search once per seed into ``out/seed<N>/`` and measure how much the per-part genotypes
+    agree across seeds (:mod:`partnas_lib.nas.agreement`); writes ``out/agreement.json``.
+
+    DARTS-style searches are known not to be reproducible across seeds (method.md Sec. 4), so a
+    derived architecture means little until we know which of its choices survive a re-run."""
+    import copy
+
+    from partnas_lib.nas.agreement import genotype_agreement
+
+    if not seeds:
+        raise ValueError("search_seeds needs at least one seed")
+    genotypes = []
+    for seed in seeds:
+        c = copy.deepcopy(cfg)
+        c.seed = seed
+        genotypes.append(search(c, Path(out) / f"seed{seed}", resume=resume))
+    summary = genotype_agreement(genotypes, labels=[f"seed{s}" for s in seeds])
+    RunDir(Path(out)).write_json(Path(out) / "agreement.json", summary)
+    return summary
+
+
+def resolve_genotype(cfg: Config, run: RunDir, genotype_path: str | Path | None = None) -> Genotype | None:
+    """The genotype retrain needs for ``cfg.model.kind``: None for the baseline; for ``random``
+    the run's ``genotype.json`` if it exists, else a new one drawn with the run's seed (saved
+    there so it can be inspected); otherwise ``genotype_path`` or the run's ``genotype.json``.
+    A genotype given by ``genotype_path`` is copied into the run directory."""
+    if cfg.model.kind == "baseline":
+        if genotype_path:
+            raise ValueError("model.kind=baseline takes no genotype (drop --genotype)")
+        return None
+    if genotype_path is None and cfg.model.kind == "random" and not run.genotype.exists():
+        genotype = random_genotype(cfg)
+        genotype.save(run.genotype)
+        return genotype
     genotype = Genotype.load(genotype_path or run.genotype)
     if genotype_path and Path(genotype_path) != run.genotype:
         genotype.save(run.genotype)
-    run_retrain(cfg, run, genotype, resume)
+    return genotype
+
+
+def retrain(cfg: Config, out: str | Path, genotype_path: str | Path | None = None, resume: bool = False) -> None:
+    cfg, run = start_run(cfg, out, resume)
+    run_retrain(cfg, run, resolve_genotype(cfg, run, genotype_path), resume)
 
 
 def evaluate(cfg: Config, out: str | Path) -> dict[str, Any]:
@@ -62,8 +108,10 @@ def evaluate(cfg: Config, out: str | Path) -> dict[str, Any]:
     log = get_logger(run)
     device = resolve_device(cfg.device)
     ckpt = load_checkpoint(run.checkpoints / FINAL)
-    genotype = Genotype.from_json(ckpt["genotype"], where=f"{run.checkpoints / FINAL}: genotype")
-    model = build_derived(cfg, genotype).to(device)
+    genotype = None
+    if ckpt.get("genotype") is not None:
+        genotype = Genotype.from_json(ckpt["genotype"], where=f"{run.checkpoints / FINAL}: genotype")
+    model = build_model(cfg, genotype).to(device)
     model.load_state_dict(ckpt["model"])
     test, train = load_split(cfg, "test"), load_split(cfg, "train")
     metrics, pred = evaluate_model(cfg, model, test, train, device)
@@ -75,7 +123,8 @@ def evaluate(cfg: Config, out: str | Path) -> dict[str, Any]:
         "search_seconds": history.get("search_seconds"),
         "retrain_seconds": ckpt.get("retrain_seconds"),
         "protocol": protocol_card(cfg),
-        "genotype": genotype.to_json()["parts"],
+        "model_kind": cfg.model.kind,
+        "genotype": genotype.to_json()["parts"] if genotype is not None else None,
     })
     run.write_json(run.metrics, metrics)
     np.savez_compressed(run.predictions, pred_mm=pred.astype(np.float32), gt_mm=test.joints_3d)
@@ -85,10 +134,23 @@ def evaluate(cfg: Config, out: str | Path) -> dict[str, Any]:
 
 
 def reproduce(cfg: Config, out: str | Path, resume: bool = False) -> dict[str, Any]:
-    """Search, derive, retrain and evaluate; returns the metrics (also in ``out/metrics.json``)."""
+    """Search, derive, retrain and evaluate; returns the metrics (also in ``out/metrics.json``).
+
+    For ``model.kind`` ``random`` or ``baseline`` the search stage is skipped (a random
+    genotype is drawn with the run's seed and written to ``genotype.json``; the baseline needs
+    none); retraining and evaluation are identical for every kind."""
     t0 = time.perf_counter()
     cfg, run = start_run(cfg, out, resume)
-    if resume and run.genotype.exists() and _search_finished(run):
+    genotype: Genotype | None
+    if cfg.model.kind == "baseline":
+        genotype = None
+        get_logger(run).info("model.kind=baseline: no search; training the ResNet + deconvolution baseline")
+    elif cfg.model.kind == "random":
+        if not (resume and run.genotype.exists()):
+            random_genotype(cfg).save(run.genotype)
+        genotype = Genotype.load(run.genotype)
+        get_logger(run).info(f"model.kind=random: no search; random genotype (seed {cfg.seed}) in {run.genotype}")
+    elif resume and run.genotype.exists() and _search_finished(run):
         genotype = Genotype.load(run.genotype)
         get_logger(run).info(f"resume: search already finished, using {run.genotype}")
     else:

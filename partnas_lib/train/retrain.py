@@ -1,7 +1,10 @@
 """Stage 2: train the derived part-aware network from scratch (the 3DMPPE recipe).
 
 The searched genotype is rebuilt as a fixed network (:class:`~partnas_lib.models.partnet.PartAwareNet`)
-and trained on the whole training split with Adam and step decay (method.md Sec. 2).  One
+and trained on the whole training split with Adam and step decay (method.md Sec. 2).  The
+paper's comparisons train through the very same code (``model.kind``): a random genotype of the
+same space, or the 3DMPPE ResNet + deconvolution baseline (``genotype=None``), so every variant
+gets the same data, epochs, optimiser and augmentation.  One
 checkpoint per epoch (atomic) makes ``--resume`` continue a killed run; the final weights go to
 ``checkpoints/model.pt`` together with the genotype and config that built them.
 """
@@ -13,8 +16,8 @@ from tqdm.auto import tqdm
 
 from partnas_lib.config import Config
 from partnas_lib.data.datasets import load_split
-from partnas_lib.models.build import build_derived
-from partnas_lib.models.partnet import PartAwareNet
+from partnas_lib.models.build import build_model
+from partnas_lib.models.heads import PartPoseNet
 from partnas_lib.nas.genotype import Genotype
 from partnas_lib.train.checkpoint import load_checkpoint, save_checkpoint, set_rng_state
 from partnas_lib.train.loop import (RunDir, Timer, check_finite, epoch_order, get_logger, iterate_batches,
@@ -24,7 +27,8 @@ CHECKPOINT = "retrain_last.pt"
 FINAL = "model.pt"
 
 
-def run_retrain(cfg: Config, run: RunDir, genotype: Genotype, resume: bool = False) -> PartAwareNet:
+def run_retrain(cfg: Config, run: RunDir, genotype: Genotype | None, resume: bool = False) -> PartPoseNet:
+    """Train ``build_model(cfg, genotype)`` from scratch; ``genotype`` is None for the baseline."""
     log = get_logger(run)
     device = resolve_device(cfg.device)
     r = cfg.retrain
@@ -33,7 +37,7 @@ def run_retrain(cfg: Config, run: RunDir, genotype: Genotype, resume: bool = Fal
         raise ValueError(f"retrain.batch_size={r.batch_size} is larger than the training split ({len(train)})")
 
     seed_everything(cfg.seed + 1)
-    model = build_derived(cfg, genotype).to(device)
+    model = build_model(cfg, genotype).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=r.lr, weight_decay=r.weight_decay)
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=r.lr_milestones, gamma=r.lr_factor)
     augment = torch.Generator().manual_seed(cfg.seed + 2) if r.flip_augment else None
@@ -51,7 +55,8 @@ def run_retrain(cfg: Config, run: RunDir, genotype: Genotype, resume: bool = Fal
         log.info(f"retrain: resumed from {ckpt_path} at epoch {start_epoch}/{r.epochs}")
 
     params = sum(p.numel() for p in model.parameters())
-    log.info(f"retrain: {len(train)} samples, {params / 1e6:.3f} M parameters, device={device}")
+    log.info(f"retrain: {cfg.model.kind} network, {len(train)} samples, {params / 1e6:.3f} M parameters, "
+             f"device={device}")
     timer = Timer()
     steps = num_batches(len(train), r.batch_size)
     for epoch in range(start_epoch, r.epochs):
@@ -79,7 +84,8 @@ def run_retrain(cfg: Config, run: RunDir, genotype: Genotype, resume: bool = Fal
 
     seconds = elapsed + timer.seconds
     save_checkpoint(run.checkpoints / FINAL, {
-        "model": model.state_dict(), "genotype": genotype.to_json(), "config": cfg.to_dict(),
+        "model": model.state_dict(), "genotype": genotype.to_json() if genotype is not None else None,
+        "model_kind": cfg.model.kind, "config": cfg.to_dict(),
         "retrain_seconds": seconds, "losses": losses,
     })
     log.info(f"retrain done in {seconds:.0f} s; weights written to {run.checkpoints / FINAL}")

@@ -1,0 +1,271 @@
+"""Small helpers the notebooks call, so that no logic lives only in a notebook.
+
+* :func:`setup` -- plotly renderer and torch threads for a notebook session;
+* :func:`make_config` -- a preset plus ``section.field=value`` overrides (the CLI's ``--set``);
+* :func:`ensure_search`, :func:`search_seeds` -- run a search once and reuse it afterwards
+  (every call resumes, so re-running a notebook costs nothing);
+* :func:`load_results`, :func:`load_model`, :func:`head_parameters` -- read a finished run;
+* :func:`write_metrics` -- the JSON a notebook writes for the tests (``METRICS_OUT``);
+* :func:`find_results_file` -- locate optional result files such as ``results/ablation.json``.
+
+Run directories are those of the CLI (:class:`partnas_lib.train.loop.RunDir`): a notebook and
+``partnas reproduce --out DIR --resume`` can work on the same directory.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+
+from partnas_lib.config import Config, apply_overrides, get_preset
+from partnas_lib.nas.genotype import Genotype
+from partnas_lib.train.loop import RunDir
+from partnas_lib.viz.analysis import SearchHistory, to_jsonable
+
+
+def setup(plotly_renderer: str | None = "plotly_mimetype+notebook_connected", threads: int | None = None) -> None:
+    """Prepare a notebook session.
+
+    ``plotly_mimetype`` lets JupyterLab draw figures natively and ``notebook_connected`` adds
+    an HTML version (plotly.js from its CDN) so that figures survive an export to HTML.
+    ``threads`` caps torch's CPU threads (useful on shared machines).
+    """
+    if plotly_renderer:
+        import plotly.io as pio
+
+        pio.renderers.default = plotly_renderer
+    if threads:
+        import torch
+
+        torch.set_num_threads(int(threads))
+
+
+def make_config(preset: str, overrides: Iterable[str] = (), seed: int | None = None, progress: bool = True) -> Config:
+    """``get_preset(preset)`` with ``overrides`` (``["retrain.epochs=3", ...]``) applied and validated."""
+    cfg = get_preset(preset)
+    cfg.progress = progress
+    if seed is not None:
+        cfg.seed = int(seed)
+    return apply_overrides(cfg, list(overrides))
+
+
+def search_finished(run_dir: str | Path) -> bool:
+    """True when ``run_dir`` holds a finished search (genotype + complete alpha history)."""
+    run = RunDir(Path(run_dir))
+    if not (run.genotype.exists() and run.alpha_history.exists()):
+        return False
+    return "search_seconds" in json.loads(run.alpha_history.read_text())
+
+
+def ensure_search(cfg: Config, run_dir: str | Path) -> Genotype:
+    """The genotype of ``run_dir``: read it if the search finished, else run (or resume) it.
+
+    This is stage 1 of :func:`partnas_lib.pipeline.reproduce`; a later ``reproduce(cfg,
+    run_dir, resume=True)`` skips it and goes straight to retraining.
+    """
+    from partnas_lib import pipeline
+
+    if search_finished(run_dir):
+        return Genotype.load(RunDir(Path(run_dir)).genotype)
+    return pipeline.search(cfg, run_dir, resume=True)
+
+
+def seed_run_dir(run_dir: str | Path, seed: int) -> Path:
+    """Where the extra search of ``seed`` lives: a sibling ``<run_dir>-seed<N>``."""
+    run_dir = Path(run_dir)
+    return run_dir.with_name(f"{run_dir.name}-seed{seed}")
+
+
+def search_seeds(cfg: Config, run_dir: str | Path, seeds: Iterable[int], progress: bool = True) -> dict[int, Path]:
+    """Search once per seed; ``cfg.seed`` uses ``run_dir`` itself, other seeds their
+    :func:`seed_run_dir`.  Only the seed changes (same data, same config), so differences
+    between the results are the search's own variance.  Returns seed -> run directory.
+    """
+    from tqdm.auto import tqdm
+
+    out: dict[int, Path] = {}
+    for seed in tqdm(list(seeds), desc="search seeds", disable=not progress):
+        path = Path(run_dir) if int(seed) == cfg.seed else seed_run_dir(run_dir, int(seed))
+        c = copy.deepcopy(cfg)
+        c.seed = int(seed)
+        ensure_search(c, path)
+        out[int(seed)] = path
+    return out
+
+
+def ensure_trained(cfg: Config, run_dir: str | Path) -> dict[str, Any]:
+    """The metrics of ``run_dir``: read them if the run finished, else run
+    :func:`partnas_lib.pipeline.reproduce` with ``resume=True`` (which skips finished stages)."""
+    from partnas_lib import pipeline
+
+    run = RunDir(Path(run_dir))
+    if run.metrics.exists() and run.predictions.exists():
+        return json.loads(run.metrics.read_text())
+    return pipeline.reproduce(cfg, run_dir, resume=True)
+
+
+def load_history(run_dir: str | Path) -> SearchHistory:
+    return SearchHistory.load(Path(run_dir))
+
+
+def load_genotype(run_dir: str | Path) -> Genotype:
+    return Genotype.load(RunDir(Path(run_dir)).genotype)
+
+
+@dataclass
+class RunResults:
+    """A finished run: its config, metrics, genotype and test predictions (camera mm)."""
+
+    run_dir: Path
+    config: Config
+    metrics: dict[str, Any]
+    genotype: Genotype
+    pred_mm: np.ndarray
+    gt_mm: np.ndarray
+
+
+def load_results(run_dir: str | Path) -> RunResults:
+    """Read ``config.json``, ``metrics.json``, ``genotype.json`` and ``predictions.npz``."""
+    run = RunDir(Path(run_dir))
+    for path in (run.config, run.metrics, run.genotype, run.predictions):
+        if not path.exists():
+            raise FileNotFoundError(f"{path} does not exist; run partnas reproduce --out {run.root} first")
+    with np.load(run.predictions) as z:
+        pred, gt = z["pred_mm"].astype(np.float64), z["gt_mm"].astype(np.float64)
+    return RunResults(run.root, Config.load(run.config), json.loads(run.metrics.read_text()),
+                      Genotype.load(run.genotype), pred, gt)
+
+
+def load_model(run_dir: str | Path, device: str = "cpu"):
+    """The retrained network of ``run_dir`` (``checkpoints/model.pt``) in eval mode, and its config."""
+    import torch
+
+    from partnas_lib.models.build import build_derived
+    from partnas_lib.train.checkpoint import load_checkpoint
+    from partnas_lib.train.retrain import FINAL
+
+    run = RunDir(Path(run_dir))
+    cfg = Config.load(run.config)
+    ckpt = load_checkpoint(run.checkpoints / FINAL)
+    genotype = Genotype.from_json(ckpt["genotype"], where=f"{run.checkpoints / FINAL}: genotype")
+    model = build_derived(cfg, genotype)
+    model.load_state_dict(ckpt["model"])
+    return model.to(torch.device(device)).eval(), cfg
+
+
+def head_parameters(cfg: Config, genotype: Genotype) -> dict[str, int]:
+    """Parameters of the derived network: ``trunk``, each part's head, and ``total``."""
+    from partnas_lib.models.build import build_derived
+    from partnas_lib.models.heads import count_parameters
+
+    model = build_derived(cfg, genotype)
+    out = {"trunk": count_parameters(model.trunk)}
+    out.update({name: count_parameters(h) for name, h in zip(model.grouping.part_names, model.heads)})
+    out["total"] = count_parameters(model)
+    return out
+
+
+def baseline_parameters(cfg: Config) -> int | None:
+    """Parameters of the 3DMPPE ResNet + deconvolution baseline at ``cfg``'s scale, or None
+    while the library has no baseline builder (``partnas_lib.models.build.build_baseline``).
+    Built on the meta device: shapes only, no memory, instant even at paper size."""
+    try:
+        from partnas_lib.models.build import build_baseline  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    import torch
+
+    from partnas_lib.models.heads import count_parameters
+
+    with torch.device("meta"):
+        return count_parameters(build_baseline(cfg))
+
+
+def architecture_summary(cfg: Config, genotype: Genotype) -> dict[str, dict[str, Any]]:
+    """Per part: receptive field of its head (px), deepest chain of convolutions, share of
+    parameter-free edges, the head's parameters and its kept ops -- one row per part."""
+    from partnas_lib.viz.analysis import (cell_conv_depth, cell_op_counts, parameter_free_fraction,
+                                          part_receptive_fields)
+
+    m = cfg.model
+    fields = part_receptive_fields(genotype, m.trunk_depth, m.trunk_stage, m.head_cells)
+    params = head_parameters(cfg, genotype)
+    return {
+        name: {
+            "receptive_field_px": fields[name],
+            "conv_depth": cell_conv_depth(cell),
+            "parameter_free_fraction": parameter_free_fraction(cell),
+            "head_params": params[name],
+            "ops": ", ".join(f"{op} x{n}" if n > 1 else op for op, n in sorted(cell_op_counts(cell).items())),
+        }
+        for name, cell in genotype.cells.items()
+    }
+
+
+def ablation_report(path: str | Path) -> str:
+    """Markdown of an ablation file written by ``partnas ablate`` (its own renderer when the
+    library has it, else a generic table)."""
+    data = json.loads(Path(path).read_text())
+    try:
+        from partnas_lib.ablate import ablation_markdown  # type: ignore[attr-defined]
+
+        return ablation_markdown(data)
+    except (ImportError, KeyError, TypeError):
+        from partnas_lib.viz.results import ablation_markdown as generic
+
+        return generic(data)
+
+
+def repo_root() -> Path | None:
+    """The source checkout partnas was installed from (``pip install -e``), if any."""
+    import partnas_lib
+
+    root = Path(partnas_lib.__file__).resolve().parents[1]
+    return root if (root / "pyproject.toml").exists() else None
+
+
+def find_results_file(relative: str = "results/ablation.json", start: str | Path | None = None) -> Path | None:
+    """``relative`` under the working directory, its parents, or the source checkout; None if absent."""
+    here = Path(start or Path.cwd()).resolve()
+    candidates = [p / relative for p in (here, *here.parents)]
+    root = repo_root()
+    if root is not None:
+        candidates.append(root / relative)
+    return next((p for p in candidates if p.is_file()), None)
+
+
+def write_metrics(path: str | Path, metrics: Mapping[str, Any]) -> Path:
+    """Write the numbers a notebook showed to ``path`` as JSON (numpy types converted).
+
+    Non-finite floats are refused: a notebook whose numbers are NaN has silently failed, and
+    the notebook tests read these files to catch exactly that.
+    """
+    data = to_jsonable(dict(metrics))
+    bad = [k for k, v in _flatten(data) if isinstance(v, float) and not math.isfinite(v)]
+    if bad:
+        raise ValueError(f"write_metrics: non-finite values for {bad}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2) + "\n")
+    return path
+
+
+def _flatten(data: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    if isinstance(data, dict):
+        return [kv for k, v in data.items() for kv in _flatten(v, f"{prefix}{k}.")]
+    if isinstance(data, list):
+        return [kv for i, v in enumerate(data) for kv in _flatten(v, f"{prefix}{i}.")]
+    return [(prefix.rstrip("."), data)]
+
+
+__all__ = [
+    "RunResults", "ablation_report", "architecture_summary", "baseline_parameters", "ensure_search", "ensure_trained", "find_results_file", "head_parameters", "load_genotype", "load_history",
+    "load_model", "load_results", "make_config", "repo_root", "search_finished", "search_seeds", "seed_run_dir",
+    "setup", "write_metrics",
+]

@@ -1,0 +1,155 @@
+"""The ablation command at smoke size: every variant end to end, resume, and the results schema."""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from partnas_lib import cli
+from partnas_lib.ablate import VARIANTS, ablation_markdown, validate_ablation
+from partnas_lib.config import apply_overrides, get_preset
+from partnas_lib.models.build import random_genotype
+from partnas_lib.nas.genotype import Genotype
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = ["data.num_train=64", "data.num_test=16", "data.num_val=0", "search.batch_size=16",
+        "retrain.batch_size=16", "search.epochs=1", "retrain.epochs=1"]
+SETS = [a for o in TINY for a in ("--set", o)]
+
+
+def _ablate(out: Path, *extra: str) -> int:
+    return cli.main(["ablate", "--preset", "smoke", "--seeds", "0", "1", "--out", str(out), "--no-progress",
+                     *SETS, *extra])
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """The networks here are tiny: one thread is faster than two, and much faster on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def ablation(tmp_path_factory, cache_dir) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("ablation") / "abl"
+    assert _ablate(out) == 0
+    return out, json.loads((out / "ablation.json").read_text())
+
+
+def test_every_variant_runs_end_to_end(ablation):
+    out, data = ablation
+    validate_ablation(data)
+    assert list(data["variants"]) == list(VARIANTS)
+    assert data["seeds"] == [0, 1] and data["preset"] == "smoke" and data["overrides"] == TINY
+    assert data["command"].startswith("partnas ablate --preset smoke")
+    for name in VARIANTS:
+        for seed in (0, 1):
+            run = out / name / f"seed{seed}"
+            for rel in ("config.json", "metrics.json", "checkpoints/model.pt", "predictions.npz"):
+                assert (run / rel).is_file(), (name, seed, rel)
+            searched = (run / "search" / "alpha_history.json").is_file()
+            assert searched == (name in ("part_aware", "shared")), name
+            assert json.loads((run / "metrics.json").read_text())["model_kind"] == \
+                {"part_aware": "searched", "shared": "searched"}.get(name, name)
+    assert not (out / "baseline" / "seed0" / "genotype.json").exists()
+    v = data["variants"]
+    assert v["baseline"]["mean"]["params"] > v["part_aware"]["mean"]["params"]
+    assert v["random"]["mean"]["search_seconds"] == 0 and v["part_aware"]["mean"]["search_seconds"] > 0
+    assert set(data["agreement"]) == {"part_aware", "shared"}
+    assert set(data["agreement"]["part_aware"]["parts"]) == set(data["part_grouping"])
+    assert set(v["shared"]["runs"][0]["per_part_mpjpe"]) == set(data["part_grouping"])  # 5 parts for all
+    md = (out / "ablation.md").read_text()
+    assert md == ablation_markdown(data)
+    for name in VARIANTS:
+        assert f"| {name} |" in md
+
+
+def test_random_genotypes_are_valid_and_seeded(ablation):
+    out, _ = ablation
+    genotypes = []
+    for seed in (0, 1):
+        g = Genotype.load(out / "random" / f"seed{seed}" / "genotype.json")
+        cfg = apply_overrides(get_preset("smoke"), [*TINY, "model.kind=random", f"seed={seed}"])
+        g.check_fits(g.grouping, cfg.search.ops)
+        assert g == random_genotype(cfg)
+        genotypes.append(g)
+    assert genotypes[0] != genotypes[1]
+
+
+def test_an_interrupted_ablation_resumes(ablation, tmp_path):
+    out, data = ablation
+    copy_dir = tmp_path / "abl"
+    shutil.copytree(out, copy_dir)
+    shutil.rmtree(copy_dir / "baseline" / "seed1")  # as if killed before this run
+    (copy_dir / "part_aware" / "seed1" / "metrics.json").unlink()  # killed before evaluation
+    kept = (copy_dir / "random" / "seed0" / "metrics.json").stat().st_mtime_ns
+    assert _ablate(copy_dir) == 0
+    again = json.loads((copy_dir / "ablation.json").read_text())
+    validate_ablation(again)
+    assert (copy_dir / "random" / "seed0" / "metrics.json").stat().st_mtime_ns == kept  # not redone
+    for name in VARIANTS:
+        for a, b in zip(data["variants"][name]["runs"], again["variants"][name]["runs"]):
+            assert a["mpjpe"] == b["mpjpe"] and a["per_part_mpjpe"] == b["per_part_mpjpe"], name
+
+
+def test_a_different_config_in_the_same_directory_is_refused(ablation, tmp_path, capsys):
+    out, _ = ablation
+    assert _ablate(out, "--set", "retrain.lr=0.01", "--variants", "baseline") == 2
+    assert "different configuration" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("mutate,message", [
+    (lambda d: d.pop("git_commit"), "missing field 'git_commit'"),
+    (lambda d: d["variants"]["random"]["runs"].pop(), "do not match the top-level seeds"),
+    (lambda d: d["variants"]["shared"]["mean"].__setitem__("mpjpe", 1.0), "variants.shared.mean.mpjpe"),
+    (lambda d: d["variants"]["baseline"]["runs"][0].__setitem__("params", 0), "expected a positive integer"),
+    (lambda d: d["variants"]["part_aware"]["runs"][1]["per_part_mpjpe"].pop("left_leg"), "one value per part"),
+    (lambda d: d["variants"]["random"]["runs"][0].__setitem__("mpjpe", float("nan")), "finite number"),
+    (lambda d: d.__setitem__("date", "yesterday"), "ISO 8601"),
+    (lambda d: d["agreement"]["part_aware"]["mean"].__setitem__("edges_all", 2.0), "fraction"),
+])
+def test_validate_ablation_names_the_broken_field(ablation, mutate, message):
+    _, data = ablation
+    broken = copy.deepcopy(data)
+    mutate(broken)
+    with pytest.raises(ValueError, match=message):
+        validate_ablation(broken)
+
+
+def test_committed_results_file_follows_the_schema():
+    path = REPO / "results" / "ablation.json"
+    if not path.exists():
+        pytest.skip("results/ablation.json has not been committed yet")
+    validate_ablation(json.loads(path.read_text()))
+
+
+def test_search_several_seeds_reports_agreement(tmp_path, cache_dir, capsys):
+    out = tmp_path / "seeds"
+    assert cli.main(["search", "--preset", "smoke", "--out", str(out), "--seeds", "0", "1", "--no-progress",
+                     *SETS]) == 0
+    assert "Agreement of 2 genotypes" in capsys.readouterr().out
+    summary = json.loads((out / "agreement.json").read_text())
+    assert summary["labels"] == ["seed0", "seed1"]
+    assert (out / "seed0" / "genotype.json").is_file() and (out / "seed1" / "genotype.json").is_file()
+    assert cli.main(["search", "--preset", "smoke", "--out", str(tmp_path / "b"), "--set",
+                     "model.kind=baseline", *SETS]) == 2
+    assert "has no search stage" in capsys.readouterr().err
+
+
+def test_reproduce_model_option_skips_the_search(tmp_path, cache_dir):
+    out = tmp_path / "rand"
+    assert cli.main(["reproduce", "--preset", "smoke", "--out", str(out), "--model", "random", "--no-progress",
+                     *SETS]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["model_kind"] == "random" and metrics["search_seconds"] is None
+    assert not (out / "search" / "alpha_history.json").exists()
+    assert metrics["genotype"] == Genotype.load(out / "genotype.json").to_json()["parts"]
