@@ -37,6 +37,9 @@ def _common(p: argparse.ArgumentParser, needs_out: bool = True) -> None:
     p.add_argument("--config", default=None, help="start from this config.json instead of a preset")
     p.add_argument("--seed", type=int, default=None, help="shortcut for --set seed=N")
     p.add_argument("--device", default=None, help="auto | cpu | cuda | cuda:N (shortcut for --set device=...)")
+    p.add_argument("--data", default=None, metavar="SOURCE",
+                   help="where the rendered people's poses come from: 'procedural' or 'bvh:/path/to/folder' "
+                        "(shortcut for --set data.pose_source=...)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
@@ -109,6 +112,8 @@ def resolve_config(args: argparse.Namespace) -> Config:
         overrides.append(f"model.kind={args.model_kind}")
     if args.seed is not None:
         overrides.append(f"seed={args.seed}")
+    if getattr(args, "data", None) is not None:
+        overrides.append(f"data.pose_source={args.data}")
     if args.device is not None:
         overrides.append(f"device={args.device}")
     if args.no_progress:

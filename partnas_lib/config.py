@@ -39,6 +39,12 @@ class DataConfig:
     motion capture read from a folder of BVH clips (:mod:`partnas_lib.data.bvh`; e.g. the Bandai
     Namco Research Motion Dataset, which you download yourself: ``data_scripts/fetch_mocap.py``).
     With BVH poses, train, val and test draw from disjoint sets of clips.
+
+    ``dataset="h36m"`` reads Human3.6M from ``root`` (any of the three layouts of
+    :mod:`partnas_lib.data.h36m`, detected unless ``layout`` is set); ``train_subset`` and
+    ``test_subset`` name the protocol subsets (3DMPPE: train S1,5,6,7,8 every 5th frame, test
+    S9,S11 every 64th frame, all 4 cameras).  ``mpii_root`` mixes MPII 2D samples into the
+    training split (their depth loss is masked), as 3DMPPE needs for its numbers.
     """
 
     dataset: str = "synthetic"
@@ -50,6 +56,11 @@ class DataConfig:
     seed: int = 0
     cache_dir: str = ""  # "" -> $PARTNAS_CACHE or ~/.cache/partnas
     pose_source: str = "procedural"  # "procedural" | "bvh:/path/to/folder"
+    root: str = ""  # dataset folder for dataset="h36m"
+    layout: str = ""  # "" = detect; "3dmppe" | "videopose3d" | "cdf"
+    train_subset: str = "train_s1_s5_s6_s7_s8_every5"
+    test_subset: str = "test_s9_s11_every64"
+    mpii_root: str = ""  # "" = no MPII 2D mixing
 
 
 @dataclass
@@ -183,6 +194,8 @@ class Config:
             ("data.num_test", self.data.num_test >= 1, "at least 1"),
             ("data.num_val", self.data.num_val >= 0, ">= 0"),
             ("data.supersample", self.data.supersample >= 1, ">= 1"),
+            ("data.dataset", self.data.dataset in ("synthetic", "h36m"), "'synthetic' or 'h36m'"),
+            ("data.root", self.data.dataset != "h36m" or bool(self.data.root), "the Human3.6M folder when data.dataset=h36m"),
             ("data.pose_source", self.data.pose_source == "procedural"
              or (self.data.pose_source.startswith("bvh:") and bool(self.data.pose_source[4:].strip())),
              "'procedural' or 'bvh:/path/to/folder'"),

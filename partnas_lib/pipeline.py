@@ -45,7 +45,26 @@ def start_run(cfg: Config, out: str | Path, resume: bool = False) -> tuple[Confi
     cfg.validate()
     run.prepare()
     cfg.save(run.config)
+    write_data_splits(cfg, run)
     return cfg, run
+
+
+def write_data_splits(cfg: Config, run: RunDir) -> None:
+    """For a BVH pose source, list the clips of each split in ``data_splits.json`` so anyone can
+    check that test poses come from clips never used in training."""
+    from partnas_lib.data.bvh import load_mocap_folder, parse_pose_source
+
+    root = parse_pose_source(cfg.data.pose_source)
+    if root is None:
+        return
+    lib = load_mocap_folder(root)
+    splits = {split: sorted(c.name for c in lib.clips_in(split)) for split in ("train", "val", "test")}
+    run.write_json(run.root / "data_splits.json", {
+        "pose_source": cfg.data.pose_source,
+        "rule": "clips grouped by motion (file name minus take number); groups ordered by SHA-256 "
+                "of their name; ~10 % test, ~10 % val, the rest train (partnas_lib.data.bvh.assign_splits)",
+        "clips": splits,
+    })
 
 
 def search(cfg: Config, out: str | Path, resume: bool = False) -> Genotype:
