@@ -23,7 +23,7 @@ from torch import nn
 from partnas_lib.config import Config
 from partnas_lib.data.sample import SampleArrays
 from partnas_lib.models.integral import VolumeGeometry, integral_l1_loss
-from partnas_lib.skeleton import flip_permutation
+from partnas_lib.data.transforms import AugmentConfig, augment_batch
 from partnas_lib.train.checkpoint import atomic_write_text
 
 
@@ -82,32 +82,14 @@ def num_batches(n: int, batch_size: int, drop_last: bool = True) -> int:
     return n // batch_size if drop_last else -(-n // batch_size)
 
 
-def flip_batch(images: torch.Tensor, target: torch.Tensor, vis: torch.Tensor, heatmap_width: int,
-               generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Mirror a random half of the batch: image left-right, x coordinate, and left/right joints.
-
-    In voxel coordinates a mirrored crop pixel ``S - u`` sits at ``x' = W - 1 - x``.
-    """
-    flip = torch.rand(len(target), generator=generator) < 0.5
-    if not flip.any():
-        return images, target, vis
-    perm = flip_permutation()
-    images, target, vis = images.clone(), target.clone(), vis.clone()
-    images[flip] = images[flip].flip(-1)
-    flipped = target[flip][:, perm]
-    flipped[..., 0] = heatmap_width - 1 - flipped[..., 0]
-    target[flip] = flipped
-    vis[flip] = vis[flip][:, perm]
-    return images, target, vis
-
-
 def pose_loss(model: nn.Module, batch: dict[str, torch.Tensor], geometry: VolumeGeometry, device: torch.device,
-              augment: torch.Generator | None = None) -> torch.Tensor:
-    """Forward a batch and return the integral L1 loss (optionally with flip augmentation)."""
+              augment: torch.Generator | None = None, augment_cfg: AugmentConfig | None = None) -> torch.Tensor:
+    """Forward a batch and return the integral L1 loss; with an ``augment`` generator the batch
+    is augmented first (:func:`partnas_lib.data.transforms.augment_batch`)."""
     target = geometry.encode(batch["joints_2d"], batch["joints_3d"], batch["bbox"])
     images, vis = batch["image"], batch["joints_vis"]
     if augment is not None:
-        images, target, vis = flip_batch(images, target, vis, geometry.size, augment)
+        images, target, vis = augment_batch(images, target, vis, geometry.size, augment, augment_cfg or AugmentConfig())
     pred = model.predict(images)
     return integral_l1_loss(pred, target.to(device), vis.to(device), batch["has_3d"].to(device))
 

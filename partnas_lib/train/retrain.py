@@ -40,7 +40,7 @@ def run_retrain(cfg: Config, run: RunDir, genotype: Genotype | None, resume: boo
     model = build_model(cfg, genotype).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=r.lr, weight_decay=r.weight_decay)
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=r.lr_milestones, gamma=r.lr_factor)
-    augment = torch.Generator().manual_seed(cfg.seed + 2) if r.flip_augment else None
+    augment = torch.Generator().manual_seed(cfg.seed + 2) if r.augments else None
     start_epoch, elapsed, losses = 0, 0.0, []
     ckpt_path = run.checkpoints / CHECKPOINT
     if resume and ckpt_path.exists():
@@ -67,7 +67,8 @@ def run_retrain(cfg: Config, run: RunDir, genotype: Genotype | None, resume: boo
                    desc=f"retrain {epoch + 1}/{r.epochs}", disable=not cfg.progress, leave=False)
         for step, batch in enumerate(bar):
             opt.zero_grad(set_to_none=True)
-            loss = pose_loss(model, batch, model.geometry, device, augment=augment)
+            loss = pose_loss(model, batch, model.geometry, device, augment=augment,
+                             augment_cfg=r.augment_config())
             check_finite(loss, f"retrain epoch {epoch + 1} step {step}")
             loss.backward()
             opt.step()
