@@ -1,4 +1,4 @@
-"""The ``partnas`` command line: ``reproduce | search | retrain | evaluate | ablate | model | agreement``.
+"""The ``partnas`` command line: ``reproduce | search | retrain | evaluate | rootnet | ablate | model | agreement``.
 
 Examples::
 
@@ -9,8 +9,13 @@ Examples::
     partnas reproduce --preset cpu --out runs/rand --model random     # a random cell per part
     partnas search --preset cpu --out runs/cpu --resume
     partnas search --preset cpu --out runs/seeds --seeds 0 1 2        # + agreement across seeds
+    partnas search --preset cpu --out runs/seeds --seeds 0 1 2 --ray  # the seeds in parallel (Ray Tune)
+    torchrun --standalone --nproc_per_node=8 -m partnas_lib.cli reproduce --preset paper --out runs/paper
     partnas retrain --out runs/cpu --genotype my_genotype.json
     partnas evaluate --out runs/cpu
+    partnas rootnet train --out runs/cpu                              # RootNet for absolute root depths
+    partnas evaluate --out runs/cpu --dataset synthetic-multi         # MuPoTS-style multi-person 3DPCK
+    partnas evaluate --out runs/cpu --dataset mupots --root data/MuPoTS --bbox-root bbox_root_mupots_output.json
     partnas ablate --preset cpu --seeds 0 1 2 --out runs/ablation
     partnas model summary --preset paper --model baseline
     partnas agreement runs/seeds/seed*/genotype.json
@@ -66,13 +71,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=int, nargs="+", default=None, metavar="N",
                    help="search once per seed into OUT/seed<N>/ and report how much the genotypes agree "
                         "(OUT/agreement.json)")
+    p.add_argument("--ray", action="store_true",
+                   help="with --seeds: run the seeds in parallel, one Ray Tune trial each (pip install 'partnas[ray]')")
+    p.add_argument("--cpus-per-trial", type=float, default=1.0, help="with --ray: CPUs per trial (default 1)")
+    p.add_argument("--gpus-per-trial", type=float, default=None,
+                   help="with --ray: GPUs per trial, fractions allowed (default 1 if CUDA is present, else 0)")
     p = sub.add_parser("retrain", help="train the derived network from scratch")
     _common(p)
     p.add_argument("--genotype", default=None, help="genotype JSON (default: OUT/genotype.json)")
     p.add_argument("--resume", action="store_true")
     _model_kind(p)
-    p = sub.add_parser("evaluate", help="evaluate OUT/checkpoints/model.pt; writes metrics.json")
+    p = sub.add_parser("evaluate", help="evaluate OUT/checkpoints/model.pt; writes metrics.json "
+                                        "(metrics_multi.json with --dataset synthetic-multi|mupots)")
     _common(p)
+    p.add_argument("--dataset", default=None, choices=["synthetic-multi", "mupots"],
+                   help="multi-person evaluation (MuPoTS-3D 3DPCK/AUC, root depth error) on synthetic scenes or "
+                        "MuPoTS-3D; default: the single-person test split of the config")
+    p.add_argument("--root", default=None, help="MuPoTS-3D folder (with MultiPersonTestSet/) for --dataset mupots")
+    p.add_argument("--rootnet", default=None, metavar="DIR",
+                   help="RootNet run directory or checkpoint (default: OUT/checkpoints/rootnet.pt if present)")
+    p.add_argument("--bbox-root", dest="bbox_root", default=None, metavar="FILE",
+                   help="detector boxes (and root depths) in the bbox_root_*.json format instead of ground-truth boxes")
     p = sub.add_parser("ablate", help="part-aware vs shared decoder vs random cells vs ResNet baseline, "
                                       "several seeds; writes OUT/ablation.json and OUT/ablation.md")
     _common(p)
@@ -93,6 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("agreement", help="how much genotypes (e.g. of several search seeds) agree, per part")
     p.add_argument("genotypes", nargs="+", help="genotype.json files of the same part grouping")
     p.add_argument("--json", action="store_true", help="print the full JSON summary")
+    p = sub.add_parser("rootnet", help="RootNet: absolute root depth of each person (3DMPPE)")
+    rsub = p.add_subparsers(dest="rootnet_command", required=True)
+    p = rsub.add_parser("train", help="train RootNet; writes OUT/checkpoints/rootnet.pt and OUT/rootnet_metrics.json")
+    _common(p)
+    p.add_argument("--crops", dest="rootnet_data", default="synthetic-multi", choices=["synthetic-multi", "synthetic"],
+                   help="train on person crops of synthetic multi-person scenes (default) or of the single-person split")
     add_check_parser(sub)
     return parser
 
@@ -149,6 +174,7 @@ def _agreement(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    _quiet_other_ranks()
     if args.command == "data":
         return run_check(args)
     try:
@@ -173,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
                 return 0
             out = args.out or f"runs/{cfg.preset}"
             metrics = pipeline.reproduce(cfg, out, resume=args.resume)
+            if not metrics:  # another process of a torchrun run; rank 0 reports
+                return 0
             print(f"\nMPJPE {metrics['mpjpe']:.1f} mm | PA-MPJPE {metrics['pa_mpjpe']:.1f} mm | "
                   f"mean-pose baseline {metrics['mean_pose_mpjpe']:.1f} mm | {metrics['params'] / 1e6:.3f} M params")
             print(f"results: {Path(out) / 'metrics.json'}"
@@ -180,17 +208,38 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "search" and args.seeds:
             from partnas_lib.nas.agreement import format_agreement
 
-            summary = pipeline.search_seeds(cfg, args.out, args.seeds, resume=args.resume)
+            summary = pipeline.search_seeds(cfg, args.out, args.seeds, resume=args.resume, ray=args.ray,
+                                            cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial)
             print(format_agreement(summary))
             print(f"genotypes: {Path(args.out)}/seed<N>/genotype.json; agreement: {Path(args.out) / 'agreement.json'}")
         elif args.command == "search":
+            if args.ray:
+                raise ValueError("--ray runs several seeds in parallel; give them with --seeds N [N ...]")
             pipeline.search(cfg, args.out, resume=args.resume)
             print(f"genotype: {Path(args.out) / 'genotype.json'}")
         elif args.command == "retrain":
             pipeline.retrain(cfg, args.out, args.genotype, resume=args.resume)
             print(f"weights: {Path(args.out) / 'checkpoints' / 'model.pt'}")
+        elif args.command == "rootnet":
+            from partnas_lib.multi_person import train_rootnet
+
+            metrics = train_rootnet(cfg, args.out, data=args.rootnet_data)
+            if "val" in metrics:
+                v = metrics["val"]
+                print(f"root depth error {v['root_error_mm']:.0f} mm | k prior alone {v['k_prior_root_error_mm']:.0f} mm"
+                      f" | constant mean depth {v['mean_depth_root_error_mm']:.0f} mm")
+            print(f"weights: {Path(args.out) / 'checkpoints' / 'rootnet.pt'}")
+        elif args.command == "evaluate" and args.dataset:
+            from partnas_lib.multi_person import evaluate_multi, format_multi_metrics
+
+            metrics = evaluate_multi(cfg, args.out, args.dataset, root=args.root, rootnet=args.rootnet,
+                                     bbox_root=args.bbox_root)
+            print(format_multi_metrics(metrics))
+            print(f"results: {Path(args.out) / 'metrics_multi.json'}")
         elif args.command == "evaluate":
             metrics = pipeline.evaluate(cfg, args.out)
+            if not metrics:  # another process of a torchrun run; rank 0 reports
+                return 0
             print(f"MPJPE {metrics['mpjpe']:.1f} mm | PA-MPJPE {metrics['pa_mpjpe']:.1f} mm | "
                   f"mean-pose baseline {metrics['mean_pose_mpjpe']:.1f} mm")
             print(f"results: {Path(args.out) / 'metrics.json'}")
@@ -200,7 +249,24 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("partnas: interrupted; resume with --resume", file=sys.stderr)
         return 130
+    finally:
+        _end_distributed()
     return 0
+
+
+def _quiet_other_ranks() -> None:
+    """Under torchrun only rank 0 prints results (errors still reach stderr from every process)."""
+    import os
+
+    if os.environ.get("RANK", "0") not in ("", "0"):
+        sys.stdout = open(os.devnull, "w")
+
+
+def _end_distributed() -> None:
+    if "torch.distributed" in sys.modules:
+        from partnas_lib.train.distributed import shutdown
+
+        shutdown()
 
 
 if __name__ == "__main__":

@@ -162,6 +162,30 @@ class EvalConfig:
 
 
 @dataclass
+class TrainConfig:
+    """How search and retrain run (not what they compute): checkpoints, many processes, GPU speed.
+
+    * ``checkpoint_every``: besides the checkpoint at the end of every epoch, one every this
+      many optimiser steps (0 = epoch ends only), so ``--resume`` continues a killed run
+      mid-epoch and ends exactly where the uninterrupted run would have.
+    * ``sync_bn``: under ``torchrun`` with several processes, BatchNorm statistics are taken
+      over the global batch (``torch.nn.SyncBatchNorm`` on GPU, an all-reduce on CPU), so N
+      processes train the same network as one process with the same global batch.  Switch it off
+      for speed when each process's batch is large.  No effect in a single process.
+    * ``amp``: bf16 autocast for training and inference (CUDA only; ignored with a log line on
+      CPU).  ``channels_last``: NHWC memory format for the convolutions (CUDA only, likewise).
+    * ``min_free_mb``: free disk space the run directory needs before any work starts (the
+      search and retrain also check for room for two checkpoints of their model).
+    """
+
+    checkpoint_every: int = 1000
+    sync_bn: bool = True
+    amp: bool = False
+    channels_last: bool = False
+    min_free_mb: int = 50
+
+
+@dataclass
 class Config:
     preset: str = "cpu"
     seed: int = 0
@@ -172,6 +196,7 @@ class Config:
     search: SearchConfig = field(default_factory=SearchConfig)
     retrain: RetrainConfig = field(default_factory=RetrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -239,6 +264,8 @@ class Config:
             ("retrain.batch_size", self.retrain.batch_size >= 1, ">= 1"),
             ("retrain.lr", self.retrain.lr > 0, "> 0"),
             ("eval.batch_size", self.eval.batch_size >= 1, ">= 1"),
+            ("train.checkpoint_every", self.train.checkpoint_every >= 0, ">= 0 (0 = only at the end of each epoch)"),
+            ("train.min_free_mb", self.train.min_free_mb >= 0, ">= 0"),
         ]
         for name, ok, expected in checks:
             if not ok:

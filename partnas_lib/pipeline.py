@@ -8,14 +8,21 @@ resumes from its last checkpoint with ``resume=True``.
 :mod:`partnas_lib.ablate`): ``searched`` runs the search first; ``random`` skips it and writes a
 genotype drawn at random from the same space (with the run's seed) to ``genotype.json``;
 ``baseline`` skips it and trains the 3DMPPE ResNet + deconvolution network.
+
+Under ``torchrun`` every function here runs on every process (they train together); only rank
+0 writes the run directory and only rank 0 evaluates (the others get ``{}`` from
+:func:`evaluate` / :func:`reproduce`).  A command that fails before its first checkpoint
+removes the run directory it created, so bad input leaves nothing half-written behind.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -25,8 +32,10 @@ from partnas_lib.eval.evaluate import evaluate_model
 from partnas_lib.models.build import build_derived, build_model, build_supernet, random_genotype
 from partnas_lib.models.heads import count_parameters
 from partnas_lib.nas.genotype import Genotype
+from partnas_lib.skeleton import get_grouping
+from partnas_lib.train import distributed
 from partnas_lib.train.checkpoint import load_checkpoint
-from partnas_lib.train.loop import RunDir, get_logger, resolve_device
+from partnas_lib.train.loop import RunDir, get_logger, resolve_device, resolve_precision
 from partnas_lib.train.retrain import FINAL, run_retrain
 from partnas_lib.train.search import run_search
 
@@ -35,7 +44,9 @@ def start_run(cfg: Config, out: str | Path, resume: bool = False) -> tuple[Confi
     """Validate the config, prepare ``out`` and write ``config.json``.
 
     With ``resume`` an existing ``config.json`` wins (a resumed run must not change its config).
+    Under ``torchrun`` this initialises the process group; only rank 0 writes.
     """
+    distributed.setup(cfg.device)
     run = RunDir(Path(out))
     if resume and run.config.exists():
         saved = Config.load(run.config)
@@ -43,10 +54,29 @@ def start_run(cfg: Config, out: str | Path, resume: bool = False) -> tuple[Confi
             get_logger(run).info(f"resume: using the saved config {run.config} (command-line preset/overrides ignored)")
         cfg = saved
     cfg.validate()
-    run.prepare()
-    cfg.save(run.config)
-    write_data_splits(cfg, run)
+    run.prepare(cfg.train.min_free_mb)
+    if distributed.is_main():
+        cfg.save(run.config)
+        write_data_splits(cfg, run)
+    distributed.barrier()
     return cfg, run
+
+
+@contextmanager
+def clean_on_failure(out: str | Path) -> Iterator[None]:
+    """If the body fails and ``out`` did not exist before and holds no checkpoint yet, remove
+    ``out``: a command stopped by bad input leaves nothing half-written (a run that got as far
+    as a checkpoint is kept, so it can be resumed or inspected)."""
+    out = Path(out)
+    existed = out.exists()
+    try:
+        yield
+    except Exception:
+        ckpts = out / "checkpoints"
+        if (not existed and out.is_dir() and distributed.is_main()
+                and not (ckpts.is_dir() and any(ckpts.iterdir()))):
+            shutil.rmtree(out, ignore_errors=True)
+        raise
 
 
 def write_data_splits(cfg: Config, run: RunDir) -> None:
@@ -71,11 +101,13 @@ def search(cfg: Config, out: str | Path, resume: bool = False) -> Genotype:
     if cfg.model.kind != "searched":
         raise ValueError(f"model.kind={cfg.model.kind!r} has no search stage; use model.kind=searched "
                          "(or run 'partnas reproduce', which skips the search for random/baseline)")
-    cfg, run = start_run(cfg, out, resume)
-    return run_search(cfg, run, resume)
+    with clean_on_failure(out):
+        cfg, run = start_run(cfg, out, resume)
+        return run_search(cfg, run, resume)
 
 
-def search_seeds(cfg: Config, out: str | Path, seeds: list[int], resume: bool = False) -> dict[str, Any]:
+def search_seeds(cfg: Config, out: str | Path, seeds: list[int], resume: bool = False, ray: bool = False,
+                 cpus_per_trial: float = 1.0, gpus_per_trial: float | None = None) -> dict[str, Any]:
     """Search once per seed into ``out/seed<N>/`` and measure how much the per-part genotypes
     agree across seeds (:mod:`partnas_lib.nas.agreement`); writes ``out/agreement.json``.
 
@@ -87,14 +119,79 @@ def search_seeds(cfg: Config, out: str | Path, seeds: list[int], resume: bool = 
 
     if not seeds:
         raise ValueError("search_seeds needs at least one seed")
-    genotypes = []
-    for seed in seeds:
-        c = copy.deepcopy(cfg)
-        c.seed = seed
-        genotypes.append(search(c, Path(out) / f"seed{seed}", resume=resume))
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"--seeds {' '.join(map(str, seeds))}: a seed is repeated")
+    if ray:
+        genotypes = _search_seeds_ray(cfg, Path(out), seeds, resume, cpus_per_trial, gpus_per_trial)
+    else:
+        genotypes = []
+        for seed in seeds:
+            c = copy.deepcopy(cfg)
+            c.seed = seed
+            genotypes.append(search(c, Path(out) / f"seed{seed}", resume=resume))
     summary = genotype_agreement(genotypes, labels=[f"seed{s}" for s in seeds])
     RunDir(Path(out)).write_json(Path(out) / "agreement.json", summary)
     return summary
+
+
+RAY_MISSING = ("--ray needs Ray Tune, which is not installed: pip install 'partnas[ray]' "
+               "(or drop --ray to search the seeds one after another)")
+
+
+def _search_seeds_ray(cfg: Config, out: Path, seeds: list[int], resume: bool, cpus_per_trial: float,
+                      gpus_per_trial: float | None) -> list[Genotype]:
+    """One Ray Tune trial per seed (``tune.with_resources``: ``cpus_per_trial`` CPUs and
+    ``gpus_per_trial`` GPUs each, fractions allowed; default one GPU per trial when CUDA is
+    present), each running :func:`search` into ``out/seed<N>/``; returns the genotypes in
+    seed order."""
+    try:
+        from ray import tune
+    except ImportError:
+        raise RuntimeError(RAY_MISSING) from None
+    import torch
+
+    if gpus_per_trial is None:
+        gpus_per_trial = 1.0 if torch.cuda.is_available() and cfg.device != "cpu" else 0.0
+    out = out.absolute()
+    base = cfg.to_dict()
+    threads = max(1, int(cpus_per_trial))
+
+    def trial(params: dict[str, Any]) -> None:
+        """One seed's search; its products are the files of ``out/seed<N>/`` (nothing is reported)."""
+        import torch as _torch
+
+        from partnas_lib.config import Config as _Config
+        from partnas_lib.pipeline import search as _search
+
+        _torch.set_num_threads(threads)
+        c = _Config.from_dict(params["cfg"])
+        c.seed = int(params["seed"])
+        c.progress = False
+        _search(c, out / f"seed{c.seed}", resume=params["resume"])
+
+    try:  # Ray >= 2.10 exports RunConfig from ray.tune; 2.9 from ray.train
+        from ray.tune import RunConfig
+    except ImportError:
+        from ray.train import RunConfig
+    out.mkdir(parents=True, exist_ok=True)
+    tuner = tune.Tuner(
+        tune.with_resources(trial, {"cpu": cpus_per_trial, "gpu": gpus_per_trial}),
+        param_space={"seed": tune.grid_search(list(seeds)), "cfg": base, "resume": resume},
+        run_config=RunConfig(name="search_seeds", storage_path=str(out / "ray_results")),
+    )
+    results = tuner.fit()
+    failed = [str(r.error) for r in results if r.error is not None]
+    if failed:
+        raise RuntimeError(f"{len(failed)} of {len(seeds)} Ray trials failed: " + " | ".join(failed))
+    return [Genotype.load(out / f"seed{seed}" / "genotype.json") for seed in seeds]
+
+
+def check_genotype_file(cfg: Config, path: str | Path) -> Genotype:
+    """Load ``path`` and check that it fits the config's part grouping and op set (the error
+    names the file)."""
+    genotype = Genotype.load(path)
+    genotype.check_fits(get_grouping(cfg.model.parts).to_json(), cfg.search.ops, where=f"genotype file {path}")
+    return genotype
 
 
 def resolve_genotype(cfg: Config, run: RunDir, genotype_path: str | Path | None = None) -> Genotype | None:
@@ -108,32 +205,43 @@ def resolve_genotype(cfg: Config, run: RunDir, genotype_path: str | Path | None 
         return None
     if genotype_path is None and cfg.model.kind == "random" and not run.genotype.exists():
         genotype = random_genotype(cfg)
-        genotype.save(run.genotype)
+        if distributed.is_main():
+            genotype.save(run.genotype)
         return genotype
-    genotype = Genotype.load(genotype_path or run.genotype)
-    if genotype_path and Path(genotype_path) != run.genotype:
+    genotype = check_genotype_file(cfg, genotype_path or run.genotype)
+    if genotype_path and Path(genotype_path) != run.genotype and distributed.is_main():
         genotype.save(run.genotype)
     return genotype
 
 
 def retrain(cfg: Config, out: str | Path, genotype_path: str | Path | None = None, resume: bool = False) -> None:
-    cfg, run = start_run(cfg, out, resume)
-    run_retrain(cfg, run, resolve_genotype(cfg, run, genotype_path), resume)
+    if genotype_path and not resume:
+        check_genotype_file(cfg, genotype_path)  # before anything is written
+    with clean_on_failure(out):
+        cfg, run = start_run(cfg, out, resume)
+        run_retrain(cfg, run, resolve_genotype(cfg, run, genotype_path), resume)
 
 
 def evaluate(cfg: Config, out: str | Path) -> dict[str, Any]:
-    """Evaluate ``out/checkpoints/model.pt`` on the test split; write ``metrics.json``."""
+    """Evaluate ``out/checkpoints/model.pt`` on the test split; write ``metrics.json``.
+
+    Under ``torchrun`` only rank 0 evaluates; the other processes return ``{}``."""
+    distributed.setup(cfg.device)
+    if not distributed.is_main():
+        return {}
     run = RunDir(Path(out))
     log = get_logger(run)
     device = resolve_device(cfg.device)
+    precision = resolve_precision(cfg, device, log)
     ckpt = load_checkpoint(run.checkpoints / FINAL)
     genotype = None
     if ckpt.get("genotype") is not None:
         genotype = Genotype.from_json(ckpt["genotype"], where=f"{run.checkpoints / FINAL}: genotype")
-    model = build_model(cfg, genotype).to(device)
+    model = precision.model(build_model(cfg, genotype).to(device))
     model.load_state_dict(ckpt["model"])
     test, train = load_split(cfg, "test"), load_split(cfg, "train")
-    metrics, pred = evaluate_model(cfg, model, test, train, device)
+    with precision.autocast(device):
+        metrics, pred = evaluate_model(cfg, model, test, train, device)
     history = json.loads(run.alpha_history.read_text()) if run.alpha_history.exists() else {}
     metrics.update({
         "params": count_parameters(model),
@@ -159,24 +267,31 @@ def reproduce(cfg: Config, out: str | Path, resume: bool = False) -> dict[str, A
     genotype is drawn with the run's seed and written to ``genotype.json``; the baseline needs
     none); retraining and evaluation are identical for every kind."""
     t0 = time.perf_counter()
-    cfg, run = start_run(cfg, out, resume)
-    genotype: Genotype | None
-    if cfg.model.kind == "baseline":
-        genotype = None
-        get_logger(run).info("model.kind=baseline: no search; training the ResNet + deconvolution baseline")
-    elif cfg.model.kind == "random":
-        if not (resume and run.genotype.exists()):
-            random_genotype(cfg).save(run.genotype)
-        genotype = Genotype.load(run.genotype)
-        get_logger(run).info(f"model.kind=random: no search; random genotype (seed {cfg.seed}) in {run.genotype}")
-    elif resume and run.genotype.exists() and _search_finished(run):
-        genotype = Genotype.load(run.genotype)
-        get_logger(run).info(f"resume: search already finished, using {run.genotype}")
-    else:
-        genotype = run_search(cfg, run, resume)
-    if not (resume and (run.checkpoints / FINAL).exists()):
-        run_retrain(cfg, run, genotype, resume)
-    metrics = evaluate(cfg, out)
+    with clean_on_failure(out):
+        cfg, run = start_run(cfg, out, resume)
+        genotype: Genotype | None
+        if cfg.model.kind == "baseline":
+            genotype = None
+            get_logger(run).info("model.kind=baseline: no search; training the ResNet + deconvolution baseline")
+        elif cfg.model.kind == "random":
+            if resume and run.genotype.exists():
+                genotype = Genotype.load(run.genotype)
+            else:
+                genotype = random_genotype(cfg)
+                if distributed.is_main():
+                    genotype.save(run.genotype)
+            get_logger(run).info(f"model.kind=random: no search; random genotype (seed {cfg.seed}) in {run.genotype}")
+        elif resume and run.genotype.exists() and _search_finished(run):
+            genotype = Genotype.load(run.genotype)
+            get_logger(run).info(f"resume: search already finished, using {run.genotype}")
+        else:
+            genotype = run_search(cfg, run, resume)
+        if not (resume and (run.checkpoints / FINAL).exists()):
+            run_retrain(cfg, run, genotype, resume)
+        distributed.barrier()  # model.pt is written by rank 0
+        metrics = evaluate(cfg, out)
+    if not metrics:  # not rank 0
+        return metrics
     metrics["wall_seconds"] = time.perf_counter() - t0 if not resume else None
     run.write_json(run.metrics, metrics)
     return metrics

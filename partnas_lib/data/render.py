@@ -469,13 +469,16 @@ def shade(intr: torch.Tensor, t: torch.Tensor, prim: torch.Tensor, attrs: torch.
     colour1 (3), split, striped, head (see :func:`render_batch`); ``per_image`` ``(B, 22)``
     holds the light direction (3), ambient, light colour (3), torso up (3), head up (3), head
     forward (3), hair colour (3), stripe period, stripe strength, stripe phase
-    (see :func:`_per_image_table`).
+    (see :func:`_per_image_table`).  With several people in one image (:func:`render_people`)
+    the body-dependent columns differ per person, so ``per_image`` may also be given per
+    primitive, ``(B, P, 22)``: each hit then reads the row of the primitive it hit.
     """
     B, H, W = t.shape
     hit = prim >= 0
     bi, yi, xi = hit.nonzero(as_tuple=True)                                  # hit pixels
     g = attrs[bi, prim[bi, yi, xi]]                                          # (M, 17)
-    e = per_image[bi]                                                        # (M, 22)
+    # (M, 22): the hit image's row, or the hit primitive's row when given per primitive.
+    e = per_image[bi, prim[bi, yi, xi]] if per_image.dim() == 3 else per_image[bi]
     dx, dy, dz = (d[bi, yi, xi] for d in pixel_rays(intr, H, W))
     tt = t[bi, yi, xi]
     p = torch.stack([dx * tt, dy * tt, dz * tt], -1)                        # hit points, mm
@@ -619,6 +622,95 @@ def render_batch(joints_cam: np.ndarray, crop_intr: np.ndarray, bodies: list[Bod
     return (out, cover) if return_coverage else out
 
 
+@dataclass
+class PeopleRender:
+    """A frame with several people (:func:`render_people`).
+
+    ``image``: ``(H, W, 3)`` uint8.  ``coverage``: ``(N, H, W)`` float, the fraction of each
+    pixel's rays that hit person ``n`` first (people hidden behind another person get none
+    there).  ``person_map``: ``(H, W)`` int, the person covering most of each pixel, ``-1``
+    where the background covers most of it.  ``depth``: ``(H, W)`` float, the camera-space Z
+    (mm) of the nearest surface seen in each pixel (``inf`` where no ray hits anyone).
+    """
+
+    image: np.ndarray
+    coverage: np.ndarray
+    person_map: np.ndarray
+    depth: np.ndarray
+
+
+def render_people(joints_cam: Sequence[np.ndarray], bodies: Sequence[Body], intrinsics: np.ndarray,
+                  width: int, height: int, rng: np.random.Generator, supersample: int = 2) -> PeopleRender:
+    """Ray cast several people into one ``width x height`` frame seen by one pinhole camera.
+
+    Where :func:`render_batch` draws one person per (square) crop, this draws a whole scene:
+    the capsules of every person go into *one* primitive list, so the z-buffer rule "nearest
+    hit wins" resolves occlusion between people exactly as it resolves self-occlusion -- a
+    nearer person hides a farther one whatever order they are listed in.  Shading is the same
+    Lambert model with one light per frame; the body-dependent shading inputs (torso and head
+    directions, hair, stripes) are given per primitive (see :func:`shade`).
+
+    Args:
+        joints_cam: one ``(17, 3)`` camera-space joint array (mm, Z > 0) per person.
+        bodies: one :class:`~partnas_lib.data.poses.Body` per person.
+        intrinsics: ``(4,)`` fx, fy, cx, cy of the frame camera (px).
+        width, height: frame size (px).
+        rng: draws light, background and sensor noise (in :func:`random_scene`'s order, on a
+            square of side ``max(width, height)`` cropped to the frame), so a frame depends only
+            on its inputs.
+        supersample: rays per pixel along each axis.
+    """
+    n = len(joints_cam)
+    if n != len(bodies) or n == 0:
+        raise ValueError(f"render_people: got {n} poses and {len(bodies)} bodies; expected equal, non-zero counts")
+    joints = np.stack([np.asarray(j, dtype=np.float64) for j in joints_cam])
+    if joints.shape[1:] != (17, 3):
+        raise ValueError(f"render_people: joints have shape {joints.shape[1:]}, expected (17, 3) per person")
+    if np.any(joints[..., 2] <= 0):
+        raise ValueError("render_people: every joint must be in front of the camera (Z > 0)")
+    k = int(supersample)
+    if k < 1 or width < 1 or height < 1:
+        raise ValueError(f"render_people: need supersample >= 1 and a positive frame size, got "
+                         f"{supersample}, {width} x {height}")
+
+    prims = [build_primitives(j, b) for j, b in zip(joints, bodies)]
+    frames = [body_frame(j) for j in joints]
+    scene = random_scene(rng, max(width, height))
+    consts = np.concatenate([intersection_constants(p.a, p.b, p.radius) for p in prims])  # (N P, 11)
+    radius = np.concatenate([p.radius for p in prims])
+    attrs = np.concatenate([
+        consts[:, 0:7], radius[:, None],
+        np.concatenate([p.colour0 for p in prims]), np.concatenate([p.colour1 for p in prims]),
+        np.concatenate([p.split for p in prims])[:, None],
+        np.concatenate([p.striped for p in prims])[:, None],
+        np.concatenate([p.head for p in prims])[:, None],
+    ], axis=-1)
+    per_person = _per_image_table(bodies, frames, [scene] * n)                        # (N, 22)
+    per_prim = np.repeat(per_person, [len(p.radius) for p in prims], axis=0)          # (N P, 22)
+    owner = torch.from_numpy(np.repeat(np.arange(n), [len(p.radius) for p in prims]))
+
+    to_t = lambda x: torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))[None]  # noqa: E731
+    intr_t = to_t(np.asarray(intrinsics, np.float64) * k)
+    # One frame is small work: single-threaded torch avoids intra-op barriers stalling on a
+    # shared CPU (see render_batch); callers parallelise over frames instead.
+    with torch.no_grad(), _torch_threads(1):
+        t, prim = raycast(intr_t, to_t(consts), to_t(radius), height * k, width * k)
+        colour, mask = shade(intr_t, t, prim, to_t(attrs), to_t(per_prim))
+        who = torch.where(prim >= 0, owner[prim.clamp_min(0)], torch.full_like(prim, -1))
+        cover = torch.stack([_block_mean((who == i).to(colour.dtype), k)[0] for i in range(n)])
+        colour, alpha = _block_mean(colour, k)[0], _block_mean(mask, k)[0]
+        z = t * pixel_rays(intr_t, height * k, width * k)[2]          # ray parameter -> camera Z
+        depth = z[0].reshape(height, k, width, k).amin(dim=(1, 3))   # nearest surface per pixel
+    background = torch.from_numpy(scene.background[:height, :width].astype(np.float32))
+    noise = torch.from_numpy(scene.noise[:height, :width].astype(np.float32))
+    img = colour + (1.0 - alpha).unsqueeze(-1) * background + noise
+    image = torch.round(img.clamp(0, 1) * 255.0).to(torch.uint8).numpy()
+    coverage = cover.numpy()
+    with_bg = np.concatenate([(1.0 - alpha.numpy())[None], coverage])
+    person_map = with_bg.argmax(axis=0) - 1
+    return PeopleRender(image=image, coverage=coverage, person_map=person_map, depth=depth.numpy())
+
+
 @contextmanager
 def _torch_threads(n: int) -> Iterator[None]:
     """Temporarily set torch's intra-op thread count."""
@@ -631,7 +723,7 @@ def _torch_threads(n: int) -> Iterator[None]:
 
 
 __all__ = [
-    "NUM_PRIMITIVES", "PRIMITIVE_NAMES", "BodyFrame", "Primitives", "Scene", "body_frame",
+    "NUM_PRIMITIVES", "PRIMITIVE_NAMES", "BodyFrame", "PeopleRender", "Primitives", "Scene", "body_frame",
     "build_primitives", "capsule_hit_t", "intersection_constants", "pixel_rays", "random_background",
-    "random_scene", "raycast", "raycast_dense", "render_batch", "shade",
+    "random_scene", "raycast", "raycast_dense", "render_batch", "render_people", "shade",
 ]

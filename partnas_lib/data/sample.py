@@ -87,6 +87,25 @@ class SampleArrays:
     def image_size(self) -> int:
         return int(self.images.shape[1])
 
+    def validate(self, where: str = "arrays") -> None:
+        """Raise a ``ValueError`` naming ``where`` and the first array whose shape or type is wrong."""
+        n = len(self.images)
+        expect = {
+            "joints_2d": (n, NUM_JOINTS, 2), "joints_3d": (n, NUM_JOINTS, 3), "joints_vis": (n, NUM_JOINTS),
+            "root_depth": (n,), "intrinsics": (n, 4), "bbox": (n, 4), "has_3d": (n,),
+        }
+        img = np.asarray(self.images)
+        if img.ndim != 4 or img.shape[3] != 3 or img.shape[1] != img.shape[2] or img.dtype != np.uint8:
+            raise ValueError(f"{where}: array 'images' has shape {img.shape} {img.dtype}, "
+                             "expected (N, S, S, 3) uint8")
+        for name, shape in expect.items():
+            got = np.shape(getattr(self, name))
+            if got != shape:
+                raise ValueError(f"{where}: array {name!r} has shape {got}, expected {shape} "
+                                 f"(N = {n} images, {NUM_JOINTS} joints)")
+        if len(self.meta) != n:
+            raise ValueError(f"{where}: {len(self.meta)} meta records for {n} images")
+
     @classmethod
     def from_samples(cls, samples: Sequence[Sample]) -> "SampleArrays":
         if not samples:

@@ -219,7 +219,9 @@ def load_arrays(path: str | Path) -> SampleArrays:
             raise ValueError(f"{path}: missing arrays {missing}")
         fields = {k: z[k] for k in _ARRAY_FIELDS}
         meta = [json.loads(str(s)) for s in z["meta"]]
-    return SampleArrays(**fields, meta=meta)
+    arrays = SampleArrays(**fields, meta=meta)
+    arrays.validate(str(path))
+    return arrays
 
 
 def load_synthetic_split(split: str, count: int, base_seed: int, image_size: int, supersample: int = 2,

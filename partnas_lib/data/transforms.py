@@ -14,7 +14,10 @@ still points at the joint in the augmented image:
 
 Joints pushed outside the volume by scale/rotation lose their visibility flag (their loss is
 masked), as in 3DMPPE.  All randomness comes from one ``torch.Generator``, so a run (and a
-resumed run) is reproducible.
+resumed run) is reproducible.  Under ``torchrun`` (``shard=(rank, world)``) every process draws
+the random numbers of the whole global batch and keeps those of its samples (positions
+``rank::world``, as :func:`partnas_lib.train.distributed.shard_order` shards the batch), so the
+processes together augment exactly as one process would.
 """
 
 from __future__ import annotations
@@ -41,24 +44,31 @@ class AugmentConfig:
     occlusion_prob: float = 0.5
 
 
-def _uniform(n: int, lo: float, hi: float, g: torch.Generator) -> torch.Tensor:
-    return lo + (hi - lo) * torch.rand(n, generator=g)
-
-
 def augment_batch(images: torch.Tensor, target: torch.Tensor, vis: torch.Tensor, heatmap_width: int,
-                  generator: torch.Generator, cfg: AugmentConfig = AugmentConfig()
-                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                  generator: torch.Generator, cfg: AugmentConfig = AugmentConfig(),
+                  shard: tuple[int, int] = (0, 1)) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Augment ``images`` ``(B, 3, S, S)`` in [0, 1], ``target`` ``(B, J, 3)`` voxel coordinates
-    and ``vis`` ``(B, J)``; returns new tensors (the inputs are not modified)."""
+    and ``vis`` ``(B, J)``; returns new tensors (the inputs are not modified).
+
+    ``shard=(rank, world)``: this batch is process ``rank``'s share of a global batch of
+    ``world * B`` samples; random numbers are drawn for the global batch and sliced."""
     b = len(images)
     device = images.device
+    rank, world = shard
+
+    def rand(*shape: int) -> torch.Tensor:
+        return torch.rand(b * world, *shape, generator=generator)[rank::world] if world > 1 else \
+            torch.rand(b, *shape, generator=generator)
+
+    def _uniform(n: int, lo: float, hi: float, g: torch.Generator) -> torch.Tensor:
+        return lo + (hi - lo) * rand()
     images, target, vis = images.clone(), target.clone(), vis.clone()
     w = heatmap_width
 
     if cfg.scale > 0 or cfg.rotation_deg > 0:
         scale = _uniform(b, 1 - cfg.scale, 1 + cfg.scale, generator)
         angle = _uniform(b, -cfg.rotation_deg, cfg.rotation_deg, generator)
-        angle = torch.where(torch.rand(b, generator=generator) < cfg.rotation_prob, angle, torch.zeros_like(angle))
+        angle = torch.where(rand() < cfg.rotation_prob, angle, torch.zeros_like(angle))
         rad = angle * math.pi / 180
         cos, sin = torch.cos(rad), torch.sin(rad)
         # forward map in normalised coords: n_out = scale * R(angle) n_in
@@ -74,7 +84,7 @@ def augment_batch(images: torch.Tensor, target: torch.Tensor, vis: torch.Tensor,
         vis = vis & inside
 
     if cfg.flip:
-        flip = torch.rand(b, generator=generator) < 0.5
+        flip = rand() < 0.5
         if flip.any():
             perm = flip_permutation()
             images[flip.to(device)] = images[flip.to(device)].flip(-1)
@@ -84,17 +94,18 @@ def augment_batch(images: torch.Tensor, target: torch.Tensor, vis: torch.Tensor,
             vis[flip] = vis[flip][:, perm]
 
     if cfg.color > 0:
-        factors = _uniform(b * 3, 1 - cfg.color, 1 + cfg.color, generator).view(b, 3, 1, 1).to(device, images.dtype)
+        lo, hi = 1 - cfg.color, 1 + cfg.color
+        factors = (lo + (hi - lo) * rand(3)).view(b, 3, 1, 1).to(device, images.dtype)
         images = (images * factors).clamp_(0, 1)
 
     if cfg.occlusion_prob > 0:
         s = images.shape[-1]
-        occlude = torch.rand(b, generator=generator) < cfg.occlusion_prob
+        occlude = rand() < cfg.occlusion_prob
         area = _uniform(b, 0.02, 0.2, generator) * s * s
         aspect = _uniform(b, 0.3, 1 / 0.3, generator)
         hw = torch.stack([(area * aspect).sqrt(), (area / aspect).sqrt()], -1).clamp(1, s - 1)
-        corner = torch.rand(b, 2, generator=generator) * (s - hw)
-        noise = torch.rand(images.shape, generator=generator).to(device, images.dtype)
+        corner = rand(2) * (s - hw)
+        noise = rand(*images.shape[1:]).to(device, images.dtype)
         for i in torch.nonzero(occlude).flatten().tolist():
             x0, y0 = int(corner[i, 0]), int(corner[i, 1])
             x1, y1 = x0 + int(hw[i, 0]), y0 + int(hw[i, 1])

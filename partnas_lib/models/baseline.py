@@ -64,7 +64,7 @@ class DeconvHead(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.out(self.deconvs(x))
         b, _, h, w = x.shape
-        return x.view(b, self.num_joints, self.depth_bins, h, w)
+        return x.reshape(b, self.num_joints, self.depth_bins, h, w)  # reshape: channels_last too
 
 
 class BaselinePoseNet(PartPoseNet):

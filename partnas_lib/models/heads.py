@@ -27,7 +27,7 @@ class VolumeOutput(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, _, h, w = x.shape
-        return self.conv(x).view(b, self.num_joints, self.depth_bins, h, w)
+        return self.conv(x).reshape(b, self.num_joints, self.depth_bins, h, w)  # reshape: channels_last too
 
 
 class PartPoseNet(nn.Module):

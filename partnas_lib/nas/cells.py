@@ -37,7 +37,7 @@ def channel_shuffle(x: torch.Tensor, groups: int, parts: int = 1) -> torch.Tenso
     channels a partial-channel edge bypassed get processed by the next edge."""
     b, c, h, w = x.shape
     per_part = c // parts
-    return x.view(b, parts, groups, per_part // groups, h, w).transpose(2, 3).reshape(b, c, h, w)
+    return x.reshape(b, parts, groups, per_part // groups, h, w).transpose(2, 3).reshape(b, c, h, w)
 
 
 def per_channel(weights: torch.Tensor, channels: int) -> torch.Tensor:
@@ -64,14 +64,14 @@ class MixedEdge(nn.Module):
         b, _, h, w = x.shape
         p, a = self.parts, self.active
         if self.k > 1:
-            x_parts = x.view(b, p, self.channels, h, w)
+            x_parts = x.reshape(b, p, self.channels, h, w)
             xa = x_parts[:, :, :a].reshape(b, p * a, h, w)
         else:
             xa = x
         out = sum(op(xa) * per_channel(weights[:, i], a) for i, op in enumerate(self.ops))
         if self.k == 1:
             return out
-        out = torch.cat([out.view(b, p, a, h, w), x_parts[:, :, a:]], dim=2).view(b, p * self.channels, h, w)
+        out = torch.cat([out.reshape(b, p, a, h, w), x_parts[:, :, a:]], dim=2).reshape(b, p * self.channels, h, w)
         return channel_shuffle(out, self.k, p)
 
 
@@ -102,7 +102,7 @@ class _CellInputs(nn.Module):
 def concat_nodes(states: list[torch.Tensor], parts: int) -> torch.Tensor:
     """Concatenate node outputs per part: ``P * C`` each -> ``P * (n C)``, still part-major."""
     b, c, h, w = states[0].shape
-    return torch.cat([s.view(b, parts, c // parts, h, w) for s in states], dim=2).view(b, -1, h, w)
+    return torch.cat([s.reshape(b, parts, c // parts, h, w) for s in states], dim=2).reshape(b, -1, h, w)
 
 
 class SearchCell(nn.Module):

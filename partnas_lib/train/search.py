@@ -8,8 +8,14 @@ that the parametric ops are not judged before they have learned anything -- a co
 for the early preference of DARTS for parameter-free ops (skip connections).
 
 After every epoch the softmaxed alpha/beta of every part are appended to
-``search/alpha_history.json`` and a checkpoint is written, so an interrupted search resumes
-with ``--resume``.  At the end the genotype is derived and saved to ``genotype.json``.
+``search/alpha_history.json`` and a checkpoint is written (and one every
+``train.checkpoint_every`` steps in between), so an interrupted search resumes with
+``--resume`` from the exact step it reached.  At the end the genotype is derived and saved
+to ``genotype.json``.
+
+Under ``torchrun`` the supernet is wrapped in ``DistributedDataParallel``; alpha and beta are
+its registered parameters, so their gradients are all-reduced with the weights' and every
+process takes the same architecture step (checked at the end of every epoch).
 """
 
 from __future__ import annotations
@@ -23,9 +29,12 @@ from partnas_lib.config import Config
 from partnas_lib.data.datasets import load_split
 from partnas_lib.models.build import build_supernet
 from partnas_lib.nas.genotype import Genotype, edge_index
-from partnas_lib.train.checkpoint import load_checkpoint, save_checkpoint, set_rng_state
-from partnas_lib.train.loop import (RunDir, Timer, check_finite, epoch_order, get_logger, iterate_batches,
-                                    num_batches, pose_loss, resolve_device, seed_everything)
+from partnas_lib.train import distributed
+from partnas_lib.train.checkpoint import load_resumable, save_checkpoint, set_rng_state
+from partnas_lib.train.loop import (RunDir, Timer, check_finite, check_finite_parameters, check_free_space,
+                                    checkpoint_bytes, epoch_order, get_logger, iterate_batches, num_batches,
+                                    pose_loss, prepare_model, resolve_device, resolve_precision, seed_everything,
+                                    should_checkpoint)
 
 CHECKPOINT = "search_last.pt"
 
@@ -35,7 +44,10 @@ def run_search(cfg: Config, run: RunDir, resume: bool = False) -> Genotype:
     log = get_logger(run)
     device = resolve_device(cfg.device)
     s = cfg.search
-    train = load_split(cfg, "train")
+    dist = distributed.info()
+    batch = distributed.per_rank_batch(s.batch_size, "search.batch_size")
+    with distributed.main_first():  # rank 0 renders a missing data cache, the others then read it
+        train = load_split(cfg, "train")
     n_w = int(round(len(train) * s.train_portion))
     half_w, half_a = train.subset(slice(0, n_w)), train.subset(slice(n_w, None))
     if min(len(half_w), len(half_a)) < s.batch_size:
@@ -43,9 +55,13 @@ def run_search(cfg: Config, run: RunDir, resume: bool = False) -> Genotype:
             f"search needs at least search.batch_size={s.batch_size} samples in each half of the "
             f"training split; got {len(half_w)} and {len(half_a)} (raise data.num_train)"
         )
+    precision = resolve_precision(cfg, device, log)
 
     seed_everything(cfg.seed)
     model = build_supernet(cfg).to(device)
+    if not s.edge_norm:
+        model.beta.requires_grad_(False)  # unused without edge normalisation: DDP must not wait for it
+    model = prepare_model(model, cfg, device, precision, log)
     w_opt = torch.optim.Adam(model.weight_parameters(), lr=s.lr, weight_decay=s.weight_decay)
     a_opt = torch.optim.Adam(model.arch_parameters(), lr=s.arch_lr, betas=(s.arch_beta1, s.arch_beta2),
                              weight_decay=s.arch_weight_decay)
@@ -55,65 +71,91 @@ def run_search(cfg: Config, run: RunDir, resume: bool = False) -> Genotype:
         "partial_channels": s.partial_channels, "edge_norm": s.edge_norm,
         "epochs": [{"epoch": 0, "phase": "init", "parts": model.arch_state()}],
     }
-    start_epoch, elapsed = 0, 0.0
+    zero = {"w_loss": 0.0, "a_loss": 0.0}
+    # position: ``epoch`` epochs done, then ``step`` steps of the next one
+    start_epoch, start_step, sums, elapsed = 0, 0, dict(zero), 0.0
     ckpt_path = run.checkpoints / CHECKPOINT
-    if resume and ckpt_path.exists():
-        ckpt = load_checkpoint(ckpt_path)
+    if dist.is_main:
+        check_free_space(run.checkpoints, 2 * checkpoint_bytes(model), "two search checkpoints")
+    found = load_resumable(ckpt_path, log) if resume else None
+    if found is not None:
+        ckpt, path = found
         model.load_state_dict(ckpt["model"])
         w_opt.load_state_dict(ckpt["w_opt"])
         a_opt.load_state_dict(ckpt["a_opt"])
         sched.load_state_dict(ckpt["sched"])
         history, start_epoch, elapsed = ckpt["history"], ckpt["epoch"], ckpt["elapsed"]
+        start_step, sums = ckpt.get("step", 0), dict(ckpt.get("sums", zero))
         set_rng_state(ckpt["rng"])
-        log.info(f"search: resumed from {ckpt_path} at epoch {start_epoch}/{s.epochs}")
+        where = f"epoch {start_epoch + 1} step {start_step}" if start_step else f"the end of epoch {start_epoch}"
+        log.info(f"search: resumed from {path} at {where} of {s.epochs} epochs")
 
     log.info(f"search: {len(half_w)} samples for weights, {len(half_a)} for alpha/beta; "
-             f"{len(model.grouping)} parts, K={s.partial_channels}, edge_norm={s.edge_norm}, device={device}")
+             f"{len(model.grouping)} parts, K={s.partial_channels}, edge_norm={s.edge_norm}, device={device}"
+             + (f", {dist.world_size} processes x batch {batch}" if dist.enabled else ""))
+    net = distributed.wrap(model, device)
     timer = Timer()
     steps = min(num_batches(len(half_w), s.batch_size), num_batches(len(half_a), s.batch_size))
+
+    def save(epoch: int, step: int, epoch_sums: dict[str, float]) -> None:
+        """Checkpoint the position ``epoch`` epochs + ``step`` steps (collective: all processes)."""
+        check_finite_parameters(model, f"search epoch {epoch + 1} step {step}")
+        if dist.is_main:
+            save_checkpoint(ckpt_path, {
+                "model": model.state_dict(), "w_opt": w_opt.state_dict(), "a_opt": a_opt.state_dict(),
+                "sched": sched.state_dict(), "history": history, "epoch": epoch, "step": step,
+                "sums": epoch_sums, "elapsed": elapsed + timer.seconds, "world_size": dist.world_size,
+            }, keep_previous=True)
+
     for epoch in range(start_epoch, s.epochs):
         model.train()
         update_arch = epoch >= s.warmup_epochs
-        order_w = epoch_order(len(half_w), cfg.seed, 2 * epoch)
-        order_a = epoch_order(len(half_a), cfg.seed, 2 * epoch + 1)
-        batches = zip(iterate_batches(half_w, order_w, s.batch_size, device),
-                      iterate_batches(half_a, order_a, s.batch_size, device))
-        sums = {"w_loss": 0.0, "a_loss": 0.0}
-        bar = tqdm(batches, total=steps, desc=f"search {epoch + 1}/{s.epochs}", disable=not cfg.progress, leave=False)
-        for step, (bw, ba) in enumerate(bar):
+        first = start_step if epoch == start_epoch else 0
+        if epoch != start_epoch:
+            sums = dict(zero)
+        order_w = distributed.shard_order(epoch_order(len(half_w), cfg.seed, 2 * epoch))[first * batch:]
+        order_a = distributed.shard_order(epoch_order(len(half_a), cfg.seed, 2 * epoch + 1))[first * batch:]
+        batches = zip(iterate_batches(half_w, order_w, batch, device),
+                      iterate_batches(half_a, order_a, batch, device))
+        bar = tqdm(batches, total=steps, initial=first, desc=f"search {epoch + 1}/{s.epochs}",
+                   disable=not cfg.progress or not dist.is_main, leave=False)
+        for step, (bw, ba) in enumerate(bar, start=first):
             if update_arch:
                 a_opt.zero_grad(set_to_none=True)
-                a_loss = pose_loss(model, ba, model.geometry, device)
+                a_loss = pose_loss(net, ba, model.geometry, device, precision=precision)
                 check_finite(a_loss, f"search epoch {epoch + 1} step {step} (architecture step)")
                 a_loss.backward()
                 a_opt.step()
                 sums["a_loss"] += a_loss.item()
             w_opt.zero_grad(set_to_none=True)
-            w_loss = pose_loss(model, bw, model.geometry, device)
+            w_loss = pose_loss(net, bw, model.geometry, device, precision=precision)
             check_finite(w_loss, f"search epoch {epoch + 1} step {step} (weight step)")
             w_loss.backward()
             torch.nn.utils.clip_grad_norm_(model.weight_parameters(), s.grad_clip)
             w_opt.step()
             sums["w_loss"] += w_loss.item()
             bar.set_postfix(loss=f"{w_loss.item():.3f}")
+            if should_checkpoint(cfg.train.checkpoint_every, epoch, step + 1, steps):
+                save(epoch, step + 1, distributed.mean_over_ranks(sums, device))
+                log.info(f"search: checkpoint at epoch {epoch + 1} step {step + 1}/{steps}")
         sched.step()
+        mean = distributed.mean_over_ranks(sums, device)
+        distributed.check_replicas_equal({"alpha": model.alpha, "beta": model.beta}, f"search epoch {epoch + 1}")
+        check_finite_parameters(model, f"search epoch {epoch + 1}")
         record = {"epoch": epoch + 1, "phase": "search" if update_arch else "warmup",
-                  "w_loss": sums["w_loss"] / max(1, steps),
-                  "a_loss": sums["a_loss"] / max(1, steps) if update_arch else None,
+                  "w_loss": mean["w_loss"] / max(1, steps),
+                  "a_loss": mean["a_loss"] / max(1, steps) if update_arch else None,
                   "parts": model.arch_state(),
                   "genotype": model.derive(s.edges_per_node).to_json()["parts"]}
         history["epochs"].append(record)
         run.write_json(run.alpha_history, history)
-        save_checkpoint(ckpt_path, {
-            "model": model.state_dict(), "w_opt": w_opt.state_dict(), "a_opt": a_opt.state_dict(),
-            "sched": sched.state_dict(), "history": history, "epoch": epoch + 1,
-            "elapsed": elapsed + timer.seconds,
-        })
+        save(epoch + 1, 0, dict(zero))
         log.info(f"search epoch {epoch + 1}/{s.epochs} ({record['phase']}): weight loss {record['w_loss']:.4f}"
                  + (f", arch loss {record['a_loss']:.4f}" if update_arch else ""))
 
     genotype = model.derive(s.edges_per_node)
-    genotype.save(run.genotype)
+    if dist.is_main:
+        genotype.save(run.genotype)
     history["search_seconds"] = elapsed + timer.seconds
     run.write_json(run.alpha_history, history)
     log.info(f"search done in {history['search_seconds']:.0f} s; genotype written to {run.genotype}")
