@@ -36,6 +36,7 @@ demo: $(VENV)/.setup
 
 test: $(VENV)/.setup-dev
 	$(PY) -m pytest -q -p no:cacheprovider tests
+	$(PY) -m pytest -q -p no:cacheprovider --nbval-lax notebooks/_executed/*.ipynb
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -222,7 +222,10 @@ def cell_similarity(a: CellGenotype, b: CellGenotype) -> float:
     return len(ea & eb) / max(1, len(ea | eb))
 
 
-def genotype_similarity(a: Genotype | Mapping[str, CellGenotype], b: Genotype | Mapping[str, CellGenotype]) -> dict[str, float]:
+CellsLike = Genotype | Mapping[str, CellGenotype]
+
+
+def genotype_similarity(a: CellsLike, b: CellsLike) -> dict[str, float]:
     """Per part, :func:`cell_similarity` between two searches (e.g. two seeds)."""
     ca = a.cells if isinstance(a, Genotype) else a
     cb = b.cells if isinstance(b, Genotype) else b
@@ -431,11 +434,10 @@ def to_jsonable(value: Any) -> Any:
 
 
 __all__ = [
-    "OP_RF_GROWTH", "PARAMETER_FREE_OPS", "SearchHistory", "absolute_errors", "alpha_entropy", "is_limb",
-    "split_limbs", "bone_lengths", "cell_conv_depth",
-    "cell_op_counts", "cell_receptive_field", "cell_similarity", "edge_scores", "entropy", "genotype_similarity",
-    "head_receptive_field", "left_right_asymmetry", "mean_pairwise_similarity", "min_pairwise_distance",
-    "person_heights", "reprojection_errors", "op_parameter_counts", "op_share",
-    "parameter_free_fraction", "parameter_free_share", "part_receptive_fields", "per_sample_errors",
+    "OP_RF_GROWTH", "PARAMETER_FREE_OPS", "SearchHistory", "absolute_errors", "alpha_entropy", "bone_lengths",
+    "cell_conv_depth", "cell_op_counts", "cell_receptive_field", "cell_similarity", "edge_scores", "entropy",
+    "genotype_similarity", "head_receptive_field", "is_limb", "left_right_asymmetry", "mean_pairwise_similarity",
+    "min_pairwise_distance", "op_parameter_counts", "op_share", "parameter_free_fraction", "parameter_free_share",
+    "part_receptive_fields", "per_sample_errors", "person_heights", "reprojection_errors", "split_limbs",
     "to_jsonable", "trunk_receptive_fields",
 ]

@@ -95,7 +95,8 @@ def scene_image_figure(image: np.ndarray, bboxes: np.ndarray, image_wh: tuple[in
     for k, (x, y, w, h) in enumerate(np.asarray(bboxes, dtype=np.float64)):
         c = colours[k % len(colours)]
         ax.add_patch(Rectangle((x * scale, y * scale), w * scale, h * scale, fill=False, ec=c, lw=1.8))
-        ax.text(x * scale, y * scale - 3, labels[k] if labels else f"person {k}", color=c, fontsize=9)
+        ax.text(x * scale + 2, y * scale + 2, labels[k] if labels else f"person {k}", color=c, fontsize=8,
+                va="top", bbox=dict(boxstyle="round,pad=0.2", fc="white", ec="none", alpha=0.8))
     ax.axis("off")
     fig.tight_layout()
     return fig

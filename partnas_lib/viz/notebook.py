@@ -110,6 +110,12 @@ def ensure_trained(cfg: Config, run_dir: str | Path) -> dict[str, Any]:
     return pipeline.reproduce(cfg, run_dir, resume=True)
 
 
+def load_config(run_dir: str | Path) -> Config:
+    """The config a run directory was made with (``config.json``).  A resumed run always uses
+    it, whatever preset the caller asked for, so notebooks read it back after starting a run."""
+    return Config.load(RunDir(Path(run_dir)).config)
+
+
 def load_history(run_dir: str | Path) -> SearchHistory:
     return SearchHistory.load(Path(run_dir))
 
@@ -265,7 +271,8 @@ def _flatten(data: Any, prefix: str = "") -> list[tuple[str, Any]]:
 
 
 __all__ = [
-    "RunResults", "ablation_report", "architecture_summary", "baseline_parameters", "ensure_search", "ensure_trained", "find_results_file", "head_parameters", "load_genotype", "load_history",
-    "load_model", "load_results", "make_config", "repo_root", "search_finished", "search_seeds", "seed_run_dir",
-    "setup", "write_metrics",
+    "RunResults", "ablation_report", "architecture_summary", "baseline_parameters", "ensure_search",
+    "ensure_trained", "find_results_file", "head_parameters", "load_config", "load_genotype", "load_history", "load_model",
+    "load_results", "make_config", "repo_root", "search_finished", "search_seeds", "seed_run_dir", "setup",
+    "write_metrics",
 ]

@@ -63,6 +63,7 @@ def plot_per_joint(metrics: Mapping[str, Any], grouping: GroupingSpec = "5") -> 
     handles = [Patch(color=colours[p], label=p) for p in g.part_names]
     leg = ax.legend(handles=handles, frameon=False, fontsize=8, loc="upper left")
     ax.add_artist(leg)
+    ax.legend(frameon=False, fontsize=8, loc="upper center")  # the reference lines
     ax.set_ylabel("MPJPE (mm)")
     ax.set_title("error per joint")
     fig.tight_layout()
@@ -108,7 +109,7 @@ def plot_error_histogram(errors_mm: np.ndarray, metrics: Mapping[str, Any] | Non
 def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     def fmt(v: Any) -> str:
         if isinstance(v, float):
-            return f"{v:.1f}"
+            return f"{v:.2f}" if abs(v) < 10 else f"{v:.1f}"
         return str(v)
 
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -173,6 +174,6 @@ def ablation_markdown(ablation: Mapping[str, Any]) -> str:
 
 
 __all__ = [
-    "ablation_markdown", "dict_table_markdown", "per_part_markdown", "plot_error_histogram", "plot_per_action", "plot_per_joint",
-    "plot_per_part", "protocol_card_markdown", "summary_markdown",
+    "ablation_markdown", "dict_table_markdown", "per_part_markdown", "plot_error_histogram", "plot_per_action",
+    "plot_per_joint", "plot_per_part", "protocol_card_markdown", "summary_markdown",
 ]

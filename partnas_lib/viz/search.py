@@ -224,7 +224,8 @@ def plot_entropy(histories: SearchHistory | Mapping[str, SearchHistory], ax: plt
     return fig
 
 
-def plot_parameter_free_share(histories: SearchHistory | Mapping[str, SearchHistory], ax: plt.Axes | None = None) -> Figure:
+def plot_parameter_free_share(histories: SearchHistory | Mapping[str, SearchHistory],
+                              ax: plt.Axes | None = None) -> Figure:
     """Total alpha on parameter-free ops (skip, pooling, none) per part and epoch.
 
     The dotted line is where a uniform alpha starts.  A curve climbing towards 1 is the
@@ -438,7 +439,7 @@ def plot_receptive_fields(fields: Mapping[str, float], trunk_field: float | None
     ax.set_xlabel("theoretical receptive field (input pixels)")
     ax.set_title(title or "receptive field of each part's head")
     if trunk_field is not None or crop_size is not None:
-        ax.legend(frameon=False, fontsize=8, loc="lower right")
+        ax.legend(frameon=False, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2)
     fig.tight_layout()
     return fig
 

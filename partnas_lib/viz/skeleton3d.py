@@ -239,9 +239,10 @@ def scene_figure(people_mm: np.ndarray, intrinsics: Sequence[float] | None = Non
                 tr.update(legendgroup=part, hovertemplate="%{text}<extra>" + f"{names[i]}: {part}</extra>")
                 fig.add_trace(tr)
         else:
-            for k, tr in enumerate(skeleton_traces(person, grouping, colour=GT_COLOUR, opacity=0.45, width=9,
-                                                   showlegend=(i == 0 and k == 0), legendgroup="GT")):
-                tr.update(name="ground truth")
+            gt_traces = skeleton_traces(person, grouping, colour=GT_COLOUR, opacity=0.45, width=9,
+                                        showlegend=False, legendgroup="GT")
+            for k, tr in enumerate(gt_traces):
+                tr.update(name="ground truth", showlegend=(i == 0 and k == 0))
                 fig.add_trace(tr)
             pred = _check_joints(np.asarray(predictions_mm)[i], "predictions_mm")
             for tr in skeleton_traces(pred, grouping, showlegend=(i == 0)):
@@ -305,6 +306,10 @@ def sample_figure(arrays: SampleArrays, index: int, pred_mm: np.ndarray | None =
     return style_scene(fig)
 
 
+def title_of(fig: go.Figure) -> str:
+    return str(fig.layout.title.text or "plotly figure")
+
+
 def interactive_samples(arrays: SampleArrays, pred_mm: np.ndarray | None = None, grouping: GroupingSpec = "5",
                         order: Sequence[int] | None = None, description: str = "sample") -> Any:
     """An ipywidgets slider over samples; each step shows :func:`sample_figure`.
@@ -315,7 +320,7 @@ def interactive_samples(arrays: SampleArrays, pred_mm: np.ndarray | None = None,
     first figure's static fallback, so notebooks also display one :func:`sample_figure`.
     """
     import ipywidgets as widgets
-    from IPython.display import display
+    import plotly.io as pio
 
     idx = list(range(len(arrays))) if order is None else [int(i) for i in order]
     if not idx:
@@ -328,9 +333,12 @@ def interactive_samples(arrays: SampleArrays, pred_mm: np.ndarray | None = None,
     def show(step: int) -> None:
         i = idx[step]
         label.value = f"&nbsp;index {i} ({step + 1} of {len(idx)})"
-        with out:
-            out.clear_output(wait=True)
-            display(sample_figure(arrays, i, pred_mm, grouping))
+        # Set the Output widget's outputs directly (rather than `with out: display(fig)`): the
+        # same picture in JupyterLab, but no output capture, which headless runs (papermill,
+        # nbval) can stall on; the plotly mimetype needs no per-call renderer activation.
+        fig = sample_figure(arrays, i, pred_mm, grouping)
+        bundle = {**pio.renderers["plotly_mimetype"].to_mimebundle(fig.to_dict()), "text/plain": title_of(fig)}
+        out.outputs = ({"output_type": "display_data", "data": bundle, "metadata": {}},)
 
     slider.observe(lambda change: show(change["new"]), names="value")
     show(0)
