@@ -73,6 +73,7 @@ def main() -> None:
     }
     rows["render_over_train_cpu"] = rows["render_cpu_preset_per_s"] / rows["train_cpu_preset_images_per_s"]
     result = {"figures": rows, "torch_threads": torch.get_num_threads(), "machine": platform.machine(),
+              "load_average_1min": __import__("os").getloadavg()[0],  # other jobs distort the figures
               "processor_count": __import__("os").cpu_count(), "date": time.strftime("%Y-%m-%d")}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "bench_data.json").write_text(json.dumps(result, indent=2) + "\n")
