@@ -432,7 +432,7 @@ fig = viz.plot_search_losses(history)
 ## 2. Alpha per part
 
 The mean of `softmax(alpha)` over a part's 9 edges, per op and epoch.  Everything starts at
-`1/8` (dotted); the grey band is warm-up.  Alpha moves slowly (learning rate 6e-4, as in DARTS):
+`1/8` (dotted); the grey band is warm-up.  Alpha moves slowly (Adam, learning rate 6e-4 in DARTS; 3e-3 at the short `cpu` preset):
 what matters is which op is *ahead* when the search ends, because deriving takes the argmax.
 """),
     code("""
