@@ -41,7 +41,6 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -55,6 +54,7 @@ if str(REPO) not in sys.path:  # run as a plain script from a checkout
 from partnas_lib.data.h36m import (ACTION_NAMES, ALL_CAMERAS, CAMERA_IDS, H36M_32_TO_17,  # noqa: E402
                                    cdf_files, h36m_camera, index_recordings, read_cdf_pose, subject_key,
                                    tight_bbox)
+from partnas_lib.train.checkpoint import atomic_write_text  # noqa: E402
 
 IMAGE_ID_STRIDE = 10**7
 
@@ -170,17 +170,8 @@ def plan_subject(src: Path, out: Path, subject: int, steps: Sequence[int],
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:
-    """Write JSON to a temporary file in the same folder, then rename it over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(obj, f)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Write JSON so that a killed run never leaves half a file (temporary file + rename)."""
+    atomic_write_text(path, json.dumps(obj))
 
 
 def write_annotations(out: Path, plan: SubjectPlan, overwrite: bool = False) -> list[Path]:
