@@ -764,9 +764,10 @@ network predicts each person's root-relative 3D pose, back-projected with the ca
 `partnas data check --dataset mupots --root DIR`), and -- this notebook -- several synthetic
 people placed in one camera space, a rendered camera image, each person's crop, and the
 single-person network applied to every crop *with the ground-truth root depth*.
-**What is coming** (a later issue): RootNet, detector boxes, the MuPoTS-3D 3DPCK scorer and a
-multi-person evaluation command.  Until then, absolute positions here rely on true root depths
--- and section 3 shows why that is the hard part.
+The full pipeline lives in the library and the command line (section 4): RootNet, boxes from a
+`bbox_root_*.json` file, the MuPoTS-3D 3DPCK scorer and `partnas evaluate --dataset
+synthetic-multi|mupots`.  This notebook stays a light preview on true root depths -- and section
+3 shows why the root depth is the hard part.
 
 **What you will learn**
 
@@ -844,15 +845,18 @@ from partnas_lib.viz.results import dict_table_markdown
 display(Markdown(dict_table_markdown(rows, "person") + "\\n\\n(errors in mm)"))
 """),
     md("""
-## 4. What is coming
+## 4. The full multi-person pipeline
 
-* **RootNet** (Moon et al. 2019): absolute root depth from the box area and a focal-length
-  prior `k`, refined by a network -- the piece that replaces the true root depths above;
-* **person boxes** from a detector, or the released detections of 3DMPPE (here: ground truth);
-* the **MuPoTS-3D scorer** on the loaded sequences: 3DPCK at 150 mm, root-relative and
-  absolute, all / matched people, AUC;
-* multi-person synthetic rendering with people occluding each other (here each crop shows its
-  person alone, and the full image is composited far to near).
+* **RootNet** (Moon et al. 2019, `partnas_lib/models/rootnet.py`): absolute root depth
+  `Z = gamma * k` from the box area and a focal-length prior `k`, with `gamma` learned --
+  `partnas rootnet train --preset cpu --out RUN_DIR`;
+* **person boxes** from ground truth or a `bbox_root_*.json` file (3DMPPE's released detections);
+* the **MuPoTS-3D scorer** (`partnas_lib/eval/mupots_scorer.py`, the official rules in Python):
+  3DPCK at 150 mm, root-relative and absolute, all / matched people, AUC, per sequence;
+* synthetic multi-person scenes rendered with one z-buffer, people occluding each other
+  (`partnas_lib/data/multi.py`);
+* all together: `partnas evaluate --out RUN_DIR --dataset synthetic-multi` (or `--dataset mupots
+  --root MUPOTS_DIR`) writes `metrics_multi.json`.
 """),
     code("""
 path = nb.write_metrics(METRICS_OUT, {
@@ -870,7 +874,7 @@ print("metrics written to", path)
 
 * several people in one camera space, their rendered image and their crops;
 * the single-person network's root-relative poses turned into absolute camera-space poses;
-* that the absolute error is dominated by the root depth -- the job of RootNet, coming next.
+* that the absolute error is dominated by the root depth -- the job of RootNet (section 4).
 """),
 ]
 
