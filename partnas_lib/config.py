@@ -212,14 +212,10 @@ class Config:
 
     @classmethod
     def load(cls, path: str | Path) -> "Config":
+        from partnas_lib.train.checkpoint import read_json_file
+
         path = Path(path)
-        try:
-            data = json.loads(path.read_text())
-        except FileNotFoundError:
-            raise FileNotFoundError(f"config file {path} does not exist") from None
-        except json.JSONDecodeError as e:
-            raise ValueError(f"config file {path} is not valid JSON: {e}") from None
-        cfg = cls.from_dict(data, where=str(path))
+        cfg = cls.from_dict(read_json_file(path, "config file"), where=str(path))
         cfg.validate()
         return cfg
 

@@ -71,14 +71,10 @@ class Genotype:
 
     @classmethod
     def load(cls, path: str | Path) -> "Genotype":
+        from partnas_lib.train.checkpoint import read_json_file
+
         path = Path(path)
-        try:
-            data = json.loads(path.read_text())
-        except FileNotFoundError:
-            raise FileNotFoundError(f"genotype file {path} does not exist") from None
-        except json.JSONDecodeError as e:
-            raise ValueError(f"genotype file {path} is not valid JSON: {e}") from None
-        return cls.from_json(data, where=str(path))
+        return cls.from_json(read_json_file(path, "genotype file"), where=str(path))
 
     @classmethod
     def from_json(cls, data: Any, where: str = "genotype") -> "Genotype":

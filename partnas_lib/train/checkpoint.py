@@ -67,6 +67,19 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def read_json_file(path: Path, what: str, missing_hint: str = "") -> Any:
+    """Parse the JSON file ``path``; a missing or malformed file gives an error naming it as
+    ``what`` ("config file", "genotype file", ...)."""
+    import json
+
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{what} {path} does not exist{missing_hint}") from None
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{what} {path} is not valid JSON: {e}") from None
+
+
 def rng_state() -> dict[str, Any]:
     """The global random states of python, numpy and torch (and the current CUDA device's)."""
     state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}

@@ -17,7 +17,6 @@ these functions return.
 
 from __future__ import annotations
 
-import json
 import math
 from collections import Counter
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from partnas_lib.nas.genotype import NUM_INPUTS, CellGenotype, Genotype
+from partnas_lib.train.checkpoint import read_json_file
 
 #: Ops without weights.  DARTS searches are known to drift towards them ("skip-connection
 #: collapse"): they make the supernet easy to train early on, long before they make it good.
@@ -116,12 +116,7 @@ class SearchHistory:
         path = Path(path)
         if path.is_dir():
             path = path / "search" / "alpha_history.json"
-        try:
-            data = json.loads(path.read_text())
-        except FileNotFoundError:
-            raise FileNotFoundError(f"search history {path} does not exist (has the search run?)") from None
-        except json.JSONDecodeError as e:
-            raise ValueError(f"search history {path} is not valid JSON: {e}") from None
+        data = read_json_file(path, "search history", " (has the search run?)")
         return cls.from_json(data, where=str(path))
 
     @property
