@@ -211,28 +211,6 @@ def cell_conv_depth(cell: CellGenotype) -> int:
     return max(depth[NUM_INPUTS:])
 
 
-def cell_similarity(a: CellGenotype, b: CellGenotype) -> float:
-    """Jaccard similarity of two cells' kept edges ``(op, source, target)``: 1 = identical."""
-    ea, eb = set(a.edges), set(b.edges)
-    return len(ea & eb) / max(1, len(ea | eb))
-
-
-CellsLike = Genotype | Mapping[str, CellGenotype]
-
-
-def genotype_similarity(a: CellsLike, b: CellsLike) -> dict[str, float]:
-    """Per part, :func:`cell_similarity` between two searches (e.g. two seeds)."""
-    ca = a.cells if isinstance(a, Genotype) else a
-    cb = b.cells if isinstance(b, Genotype) else b
-    return {name: cell_similarity(ca[name], cb[name]) for name in ca if name in cb}
-
-
-def mean_pairwise_similarity(genotypes: Sequence[Genotype]) -> float:
-    """Mean over seed pairs and parts of :func:`cell_similarity` (NaN for fewer than 2)."""
-    values = [v for i, a in enumerate(genotypes) for b in genotypes[i + 1:] for v in genotype_similarity(a, b).values()]
-    return float(np.mean(values)) if values else float("nan")
-
-
 # --------------------------------------------------------------------------------------------
 # receptive fields
 
@@ -430,8 +408,8 @@ def to_jsonable(value: Any) -> Any:
 
 __all__ = [
     "OP_RF_GROWTH", "PARAMETER_FREE_OPS", "SearchHistory", "absolute_errors", "alpha_entropy", "bone_lengths",
-    "cell_conv_depth", "cell_op_counts", "cell_receptive_field", "cell_similarity", "edge_scores", "entropy",
-    "genotype_similarity", "head_receptive_field", "is_limb", "left_right_asymmetry", "mean_pairwise_similarity",
+    "cell_conv_depth", "cell_op_counts", "cell_receptive_field", "edge_scores", "entropy",
+    "head_receptive_field", "is_limb", "left_right_asymmetry",
     "min_pairwise_distance", "op_parameter_counts", "op_share", "parameter_free_fraction", "parameter_free_share",
     "part_receptive_fields", "per_sample_errors", "person_heights", "reprojection_errors", "split_limbs",
     "to_jsonable", "trunk_receptive_fields",

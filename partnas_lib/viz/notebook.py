@@ -177,16 +177,13 @@ def head_parameters(cfg: Config, genotype: Genotype) -> dict[str, int]:
     return out
 
 
-def baseline_parameters(cfg: Config) -> int | None:
-    """Parameters of the 3DMPPE ResNet + deconvolution baseline at ``cfg``'s scale, or None
-    while the library has no baseline builder (``partnas_lib.models.build.build_baseline``).
-    Built on the meta device: shapes only, no memory, instant even at paper size."""
-    try:
-        from partnas_lib.models.build import build_baseline  # type: ignore[attr-defined]
-    except ImportError:
-        return None
+def baseline_parameters(cfg: Config) -> int:
+    """Parameters of the 3DMPPE ResNet + deconvolution baseline at ``cfg``'s scale
+    (:func:`partnas_lib.models.build.build_baseline`).  Built on the meta device: shapes only,
+    no memory, instant even at paper size."""
     import torch
 
+    from partnas_lib.models.build import build_baseline
     from partnas_lib.models.heads import count_parameters
 
     with torch.device("meta"):
@@ -215,17 +212,14 @@ def architecture_summary(cfg: Config, genotype: Genotype) -> dict[str, dict[str,
 
 
 def ablation_report(path: str | Path) -> str:
-    """Markdown of an ablation file written by ``partnas ablate`` (its own renderer when the
-    library has it, else a generic table)."""
-    data = json.loads(Path(path).read_text())
-    try:
-        from partnas_lib.ablate import ablation_markdown  # type: ignore[attr-defined]
+    """Markdown of an ``ablation.json`` written by ``partnas ablate``, after checking its schema
+    (:func:`partnas_lib.ablate.validate_ablation` names the first bad field)."""
+    from partnas_lib.ablate import ablation_markdown, validate_ablation
+    from partnas_lib.train.checkpoint import read_json_file
 
-        return ablation_markdown(data)
-    except (ImportError, KeyError, TypeError):
-        from partnas_lib.viz.results import ablation_markdown as generic
-
-        return generic(data)
+    data = read_json_file(path, "ablation file")
+    validate_ablation(data)
+    return ablation_markdown(data)
 
 
 def repo_root() -> Path | None:
