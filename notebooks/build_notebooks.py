@@ -681,7 +681,7 @@ fig = results.plot_error_histogram(errors, run.metrics)
 `partnas ablate` retrains, at equal budget and over several seeds, the part-aware network, a
 single shared decoder, random cells and the 3DMPPE ResNet + deconvolution baseline, and writes
 `ablation.json`.  The repository commits one real run at the `cpu` preset (3 seeds, about
-1.5 hours on 2 CPU cores) in `results/`, so this notebook shows it without recomputing; the
+50 minutes on 2 CPU cores) in `results/`, so this notebook shows it without recomputing; the
 README says what it means for the paper's claims.
 """),
     code("""
@@ -692,6 +692,18 @@ if ablation_path is None:
 else:
     display(Markdown(f"From `{ablation_path}`:\\n\\n" + nb.ablation_report(ablation_path)))
     fig = results.plot_ablation(json.loads(ablation_path.read_text()))
+"""),
+    md("""
+Is a gap real or seed noise?  Welch's t-test over the seeds (`partnas_lib.ablate.compare_variants`;
+positive = the part-aware network is better).  With three seeds only large, consistent gaps
+reach p < 0.05:
+"""),
+    code("""
+if ablation_path is not None:
+    from partnas_lib.ablate import comparison_markdown
+
+    ablation = json.loads(ablation_path.read_text())
+    display(Markdown(comparison_markdown(ablation) + "\\n\\n" + comparison_markdown(ablation, metric="pa_mpjpe")))
 """),
     md("""
 Read the left panel part by part: the paper's premise is that a decoder searched per part helps

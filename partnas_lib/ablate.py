@@ -30,6 +30,7 @@ import datetime
 import json
 import math
 import subprocess
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -336,6 +337,57 @@ def validate_ablation(data: Any) -> None:
         for key, value in a["mean"].items():
             if value is not None and not 0 <= _number(value, f"{where}.mean.{key}") <= 1:
                 _fail(f"{where}.mean.{key}", f"expected a fraction in [0, 1], got {value!r}")
+
+
+# --------------------------------------------------------------------------------------------
+# is a difference real?
+
+
+def compare_variants(data: dict[str, Any], reference: str = "part_aware", metric: str = "mpjpe") -> dict[str, Any]:
+    """How every other variant's ``metric`` differs from ``reference``'s, and whether the seeds
+    say the difference is real.
+
+    With a handful of seeds a 2 mm gap can be noise: the search, the initialisation and the
+    batch order all change with the seed.  For each variant this gives the difference of the
+    means over seeds (``other - reference``: positive = the reference is better) and Welch's
+    t-test (two samples, unequal variances; ``scipy.stats.ttest_ind(equal_var=False)``), whose
+    two-sided ``p_value`` is the chance of a gap at least this large if both variants were
+    equally good.  Runs of different variants share nothing but the seed number, so the test is
+    unpaired.  ``p_value`` is None when a variant has fewer than two runs or both have zero
+    variance.
+    """
+    from scipy import stats
+
+    variants = data["variants"]
+    if reference not in variants:
+        raise ValueError(f"reference variant {reference!r} is not in the ablation ({list(variants)})")
+    ref = [r[metric] for r in variants[reference]["runs"]]
+    out: dict[str, Any] = {}
+    for name, v in variants.items():
+        if name == reference:
+            continue
+        other = [r[metric] for r in v["runs"]]
+        diff = float(np.mean(other) - np.mean(ref))
+        p_value: float | None = None
+        t_stat: float | None = None
+        if len(ref) > 1 and len(other) > 1 and (np.std(ref) > 0 or np.std(other) > 0):
+            with warnings.catch_warnings():  # scipy warns when one side's runs are identical; t is still right
+                warnings.simplefilter("ignore", RuntimeWarning)
+                result = stats.ttest_ind(other, ref, equal_var=False)
+            t_stat, p_value = float(result.statistic), float(result.pvalue)
+        out[name] = {"difference": diff, "t": t_stat, "p_value": p_value, "num_runs": [len(ref), len(other)]}
+    return out
+
+
+def comparison_markdown(data: dict[str, Any], reference: str = "part_aware", metric: str = "mpjpe") -> str:
+    """:func:`compare_variants` as a markdown table."""
+    rows = compare_variants(data, reference, metric)
+    lines = [f"| variant | {metric} − {reference} (mm) | Welch t | p (two-sided) |", "|---|---|---|---|"]
+    for name, c in rows.items():
+        t = "-" if c["t"] is None else f"{c['t']:.2f}"
+        p = "-" if c["p_value"] is None else f"{c['p_value']:.3f}"
+        lines.append(f"| {name} | {c['difference']:+.1f} | {t} | {p} |")
+    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------------------------
