@@ -165,8 +165,8 @@ def check_05(m: dict) -> None:
     assert all(0 < v < 2000 for v in m["per_action_mpjpe"].values())
     assert m["num_test_samples"] == 128 and m["params"] > 0
     assert m["median_sample_mpjpe"] <= m["worst_sample_mpjpe"]
-    if m["baseline_params"] is not None:
-        assert m["baseline_params"] > 0
+    assert m["baseline_params"] > m["params"]  # the 3DMPPE baseline at the same scale is larger
+    assert m["ablation_found"] == (REPO / "results" / "ablation.json").is_file()  # the committed results are shown
 
 
 def check_06(m: dict) -> None:
