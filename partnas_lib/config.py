@@ -296,7 +296,7 @@ def smoke_preset() -> Config:
 
 
 def cpu_preset() -> Config:
-    """A real search + retrain on a 2-core CPU in about 15 minutes (the default preset).
+    """A real search + retrain on a 2-core CPU in about 10 minutes (the default preset).
 
     The search is ~400 architecture steps instead of the ~20k of a DARTS run, so alpha/beta
     learn with ``arch_lr=3e-3`` (5x the DARTS value; project default) to move visibly.

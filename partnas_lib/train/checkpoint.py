@@ -96,6 +96,25 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state(state["cuda"])
 
 
+def restore_training_state(ckpt: Mapping[str, Any], stateful: Mapping[str, Any], stage: str, epochs: int,
+                           path: Path, log: logging.Logger) -> tuple[int, int, float]:
+    """Put a training loop back where checkpoint ``ckpt`` (read from ``path``) left it.
+
+    Every ``stateful[key]`` (model, optimisers, schedulers) loads ``ckpt[key]``, the Python,
+    NumPy and torch random generators are restored (so the next batches and augmentations are
+    the ones the killed run would have drawn), and the resume point is logged.  Returns the
+    position ``(epochs done, steps done of the next epoch, seconds trained so far)``; the
+    loop-specific rest of the checkpoint (running sums, history) stays with the caller.
+    """
+    for key, obj in stateful.items():
+        obj.load_state_dict(ckpt[key])
+    set_rng_state(ckpt["rng"])
+    epoch, step, elapsed = int(ckpt["epoch"]), int(ckpt.get("step", 0)), float(ckpt["elapsed"])
+    where = f"epoch {epoch + 1} step {step}" if step else f"the end of epoch {epoch}"
+    log.info(f"{stage}: resumed from {path} at {where} of {epochs} epochs")
+    return epoch, step, elapsed
+
+
 def previous_path(path: Path) -> Path:
     """``x_last.pt`` -> ``x_prev.pt`` (other names: ``name.prev``)."""
     path = Path(path)

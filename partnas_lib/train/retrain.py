@@ -23,7 +23,7 @@ from partnas_lib.models.build import build_model
 from partnas_lib.models.heads import PartPoseNet
 from partnas_lib.nas.genotype import Genotype
 from partnas_lib.train import distributed
-from partnas_lib.train.checkpoint import load_resumable, save_checkpoint, set_rng_state
+from partnas_lib.train.checkpoint import load_resumable, restore_training_state, save_checkpoint
 from partnas_lib.train.loop import (RunDir, Timer, check_finite, check_finite_parameters, check_free_space,
                                     checkpoint_bytes, epoch_order, get_logger, iterate_batches, num_batches,
                                     pose_loss, prepare_model, resolve_device, resolve_precision, seed_everything,
@@ -60,16 +60,11 @@ def run_retrain(cfg: Config, run: RunDir, genotype: Genotype | None, resume: boo
     found = load_resumable(ckpt_path, log) if resume else None
     if found is not None:
         ckpt, path = found
-        model.load_state_dict(ckpt["model"])
-        opt.load_state_dict(ckpt["opt"])
-        sched.load_state_dict(ckpt["sched"])
-        start_epoch, elapsed, losses = ckpt["epoch"], ckpt["elapsed"], ckpt["losses"]
-        start_step, total = ckpt.get("step", 0), ckpt.get("total", 0.0)
-        if augment is not None:
+        start_epoch, start_step, elapsed = restore_training_state(
+            ckpt, {"model": model, "opt": opt, "sched": sched}, "retrain", r.epochs, path, log)
+        losses, total = ckpt["losses"], ckpt.get("total", 0.0)
+        if augment is not None:  # its own generator: independent of the global RNGs restored above
             augment.set_state(ckpt["augment"])
-        set_rng_state(ckpt["rng"])
-        where = f"epoch {start_epoch + 1} step {start_step}" if start_step else f"the end of epoch {start_epoch}"
-        log.info(f"retrain: resumed from {path} at {where} of {r.epochs} epochs")
 
     params = sum(p.numel() for p in model.parameters())
     log.info(f"retrain: {cfg.model.kind} network, {len(train)} samples, {params / 1e6:.3f} M parameters, "

@@ -30,7 +30,7 @@ from partnas_lib.data.datasets import load_split
 from partnas_lib.models.build import build_supernet
 from partnas_lib.nas.genotype import Genotype, edge_index
 from partnas_lib.train import distributed
-from partnas_lib.train.checkpoint import load_resumable, save_checkpoint, set_rng_state
+from partnas_lib.train.checkpoint import load_resumable, restore_training_state, save_checkpoint
 from partnas_lib.train.loop import (RunDir, Timer, check_finite, check_finite_parameters, check_free_space,
                                     checkpoint_bytes, epoch_order, get_logger, iterate_batches, num_batches,
                                     pose_loss, prepare_model, resolve_device, resolve_precision, seed_everything,
@@ -80,15 +80,9 @@ def run_search(cfg: Config, run: RunDir, resume: bool = False) -> Genotype:
     found = load_resumable(ckpt_path, log) if resume else None
     if found is not None:
         ckpt, path = found
-        model.load_state_dict(ckpt["model"])
-        w_opt.load_state_dict(ckpt["w_opt"])
-        a_opt.load_state_dict(ckpt["a_opt"])
-        sched.load_state_dict(ckpt["sched"])
-        history, start_epoch, elapsed = ckpt["history"], ckpt["epoch"], ckpt["elapsed"]
-        start_step, sums = ckpt.get("step", 0), dict(ckpt.get("sums", zero))
-        set_rng_state(ckpt["rng"])
-        where = f"epoch {start_epoch + 1} step {start_step}" if start_step else f"the end of epoch {start_epoch}"
-        log.info(f"search: resumed from {path} at {where} of {s.epochs} epochs")
+        start_epoch, start_step, elapsed = restore_training_state(
+            ckpt, {"model": model, "w_opt": w_opt, "a_opt": a_opt, "sched": sched}, "search", s.epochs, path, log)
+        history, sums = ckpt["history"], dict(ckpt.get("sums", zero))
 
     log.info(f"search: {len(half_w)} samples for weights, {len(half_a)} for alpha/beta; "
              f"{len(model.grouping)} parts, K={s.partial_channels}, edge_norm={s.edge_norm}, device={device}"
