@@ -105,7 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", dest="which", default=None, choices=["baseline", "supernet", "derived"],
                    help="default: baseline if model.kind=baseline, else derived")
     group = p.add_mutually_exclusive_group()
-    group.add_argument("--genotype", default=None, help="genotype JSON for --model derived")
+    group.add_argument("--genotype", default=None,
+                       help="genotype JSON for --model derived, or 'random' (same as --random)")
     group.add_argument("--random", action="store_true",
                        help="a random cell per part drawn with --seed (the default without --genotype)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -152,14 +153,15 @@ def _model_summary(args: argparse.Namespace, cfg: Config) -> None:
     from partnas_lib.nas.genotype import Genotype
 
     which = args.which or ("baseline" if cfg.model.kind == "baseline" else "derived")
+    genotype_file = None if args.genotype == "random" else args.genotype
     genotype = None
     if which == "derived":
-        genotype = Genotype.load(args.genotype) if args.genotype else random_genotype(cfg)
+        genotype = Genotype.load(genotype_file) if genotype_file else random_genotype(cfg)
     elif args.genotype or args.random:
         raise ValueError(f"--genotype/--random only apply to --model derived, not --model {which}")
     report = summarize_config(cfg, which, genotype)
     if which == "derived":
-        report["genotype_source"] = args.genotype or f"random (seed {cfg.seed})"
+        report["genotype_source"] = genotype_file or f"random (seed {cfg.seed})"
     print(json.dumps(report, indent=2) if args.json else format_summary(report))
 
 

@@ -73,6 +73,9 @@ def test_cli_model_summary_json(capsys, tmp_path):
     cfg = get_preset("smoke")
     cfg.seed = 3
     assert report["genotype"] == random_genotype(cfg).to_json()["parts"]
+    # the spelling, --genotype random, is the same as --random
+    assert cli.main(["model", "summary", "--preset", "smoke", "--json", "--genotype", "random", "--seed", "3"]) == 0
+    assert json.loads(capsys.readouterr().out)["genotype"] == report["genotype"]
     path = tmp_path / "g.json"
     random_genotype(cfg, 7).save(path)
     assert cli.main(["model", "summary", "--preset", "smoke", "--genotype", str(path), "--json"]) == 0
