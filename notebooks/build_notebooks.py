@@ -694,23 +694,12 @@ else:
     fig = results.plot_ablation(json.loads(ablation_path.read_text()))
 """),
     md("""
-Is a gap real or seed noise?  Welch's t-test over the seeds (`partnas_lib.ablate.compare_variants`;
-positive = the part-aware network is better).  With three seeds only large, consistent gaps
-reach p < 0.05:
-"""),
-    code("""
-if ablation_path is not None:
-    from partnas_lib.ablate import comparison_markdown
-
-    ablation = json.loads(ablation_path.read_text())
-    display(Markdown(comparison_markdown(ablation) + "\\n\\n" + comparison_markdown(ablation, metric="pa_mpjpe")))
-"""),
-    md("""
-Read the left panel part by part: the paper's premise is that a decoder searched per part helps
-most where the parts differ most from the torso (arms, legs).  The right panel is the
-accuracy-for-size question: the paper's network beats the ResNet-50 baseline with 62 % fewer
-parameters.  Error bars are the standard deviation over seeds; differences smaller than them are
-not evidence either way.
+The "Is the gap real?" tables test each difference against the spread over seeds (Welch's
+t-test, `partnas_lib.ablate.compare_variants`): with three seeds only large, consistent gaps
+reach p < 0.05.  Read the left panel part by part: the paper's premise is that a decoder
+searched per part helps most where the parts differ most from the torso (arms, legs).  The
+right panel is the accuracy-for-size question: the paper's network beats the ResNet-50
+baseline with 62 % fewer parameters.  Error bars are the standard deviation over seeds.
 """),
     code("""
 baseline = nb.baseline_parameters(cfg)

@@ -429,6 +429,11 @@ def ablation_markdown(data: dict[str, Any]) -> str:
     lines += [f"* `{name}`: {v['description']}" for name, v in data["variants"].items()]
     mean_pose = [r["mean_pose_mpjpe"] for v in data["variants"].values() for r in v["runs"]]
     lines += ["", f"Mean-pose baseline (predicts the training set's mean pose): {np.mean(mean_pose):.1f} mm.", ""]
+    if "part_aware" in data["variants"] and len(data["variants"]) > 1:
+        lines += ["## Is the gap real?  Each variant against `part_aware`", "",
+                  "Difference of the means over seeds (positive: the part-aware network is better) and "
+                  "Welch's t-test over the seeds (`compare_variants`).", "",
+                  comparison_markdown(data), "", comparison_markdown(data, metric="pa_mpjpe"), ""]
     for name, a in data["agreement"].items():
         lines += [f"## Seed agreement of the `{name}` genotypes", "", format_agreement(a), ""]
     return "\n".join(lines)
