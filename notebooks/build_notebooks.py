@@ -701,6 +701,17 @@ searched per part helps most where the parts differ most from the torso (arms, l
 right panel is the accuracy-for-size question: the paper's network beats the ResNet-50
 baseline with 62 % fewer parameters.  Error bars are the standard deviation over seeds.
 """),
+    md("""
+Five part heads have more parameters than one shared head of the same width, so the
+part-aware network's edge over `shared` could be capacity alone.  `results/capacity/` holds the
+control: the shared searched decoder with wider cells (`--set model.head_channels=40`), about
+as many parameters as the part-aware network.
+"""),
+    code("""
+capacity_path = nb.find_results_file("results/capacity/ablation.json")
+if capacity_path is not None:
+    display(Markdown(nb.ablation_report(capacity_path)))
+"""),
     code("""
 baseline = nb.baseline_parameters(cfg)
 display(Markdown(f"Parameters at the `{cfg.preset}` preset: derived part-aware network "
