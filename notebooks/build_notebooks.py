@@ -637,6 +637,7 @@ METRICS_OUT = "05_results.metrics.json"
 """),
     code(SETUP + """
 from partnas_lib import pipeline
+from partnas_lib.ablate import ablation_markdown
 from partnas_lib.data.datasets import load_split
 from partnas_lib.viz import analysis, results, skeleton3d
 
@@ -690,8 +691,9 @@ if ablation_path is None:
     display(Markdown("_No `results/ablation.json` here: run "
                      "`partnas ablate --preset cpu --seeds 0 1 2 --out results` (see the README)._"))
 else:
-    display(Markdown(f"From `{ablation_path}`:\\n\\n" + nb.ablation_report(ablation_path)))
-    fig = results.plot_ablation(json.loads(ablation_path.read_text()))
+    ablation = nb.load_ablation(ablation_path)
+    display(Markdown(f"From `{ablation_path}`:\\n\\n" + ablation_markdown(ablation)))
+    fig = results.plot_ablation(ablation)
 """),
     md("""
 The "Is the gap real?" tables test each difference against the spread over seeds (Welch's
@@ -710,7 +712,7 @@ as many parameters as the part-aware network.
     code("""
 capacity_path = nb.find_results_file("results/capacity/ablation.json")
 if capacity_path is not None:
-    display(Markdown(nb.ablation_report(capacity_path)))
+    display(Markdown(ablation_markdown(nb.load_ablation(capacity_path))))
 """),
     code("""
 baseline = nb.baseline_parameters(cfg)

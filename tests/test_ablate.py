@@ -125,7 +125,7 @@ def test_validate_ablation_names_the_broken_field(ablation, mutate, message):
         validate_ablation(broken)
 
 
-def test_ablation_picture_and_notebook_report(ablation, tmp_path):
+def test_ablation_picture_and_notebook_loader(ablation, tmp_path):
     from partnas_lib.viz import notebook as nb
     from partnas_lib.viz.results import plot_ablation
 
@@ -137,12 +137,12 @@ def test_ablation_picture_and_notebook_report(ablation, tmp_path):
     first = bars.patches[0].get_height()  # part_aware, overall
     assert first == pytest.approx(data["variants"]["part_aware"]["mean"]["mpjpe"])
     assert sum(len(c.get_offsets()) for c in size.collections) == len(VARIANTS) * len(data["seeds"])
-    assert nb.ablation_report(out / "ablation.json") == ablation_markdown(data)
+    assert nb.load_ablation(out / "ablation.json") == data
     broken = copy.deepcopy(data)
     broken.pop("seeds")
     (tmp_path / "bad.json").write_text(json.dumps(broken))
     with pytest.raises(ValueError, match="missing field 'seeds'"):
-        nb.ablation_report(tmp_path / "bad.json")
+        nb.load_ablation(tmp_path / "bad.json")
 
 
 def test_compare_variants_by_hand():

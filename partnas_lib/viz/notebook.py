@@ -211,15 +211,16 @@ def architecture_summary(cfg: Config, genotype: Genotype) -> dict[str, dict[str,
     }
 
 
-def ablation_report(path: str | Path) -> str:
-    """Markdown of an ``ablation.json`` written by ``partnas ablate``, after checking its schema
-    (:func:`partnas_lib.ablate.validate_ablation` names the first bad field)."""
-    from partnas_lib.ablate import ablation_markdown, validate_ablation
+def load_ablation(path: str | Path) -> dict[str, Any]:
+    """An ``ablation.json`` written by ``partnas ablate``, after checking its schema
+    (:func:`partnas_lib.ablate.validate_ablation` names the first bad field).  Show it with
+    :func:`partnas_lib.ablate.ablation_markdown` and :func:`partnas_lib.viz.results.plot_ablation`."""
+    from partnas_lib.ablate import validate_ablation
     from partnas_lib.train.checkpoint import read_json_file
 
     data = read_json_file(path, "ablation file")
     validate_ablation(data)
-    return ablation_markdown(data)
+    return data
 
 
 def repo_root() -> Path | None:
@@ -265,8 +266,8 @@ def _flatten(data: Any, prefix: str = "") -> list[tuple[str, Any]]:
 
 
 __all__ = [
-    "RunResults", "ablation_report", "architecture_summary", "baseline_parameters", "ensure_search",
-    "ensure_trained", "find_results_file", "head_parameters", "load_config", "load_genotype", "load_history", "load_model",
+    "RunResults", "architecture_summary", "baseline_parameters", "ensure_search",
+    "ensure_trained", "find_results_file", "head_parameters", "load_ablation", "load_config", "load_genotype", "load_history", "load_model",
     "load_results", "make_config", "repo_root", "search_finished", "search_seeds", "seed_run_dir", "setup",
     "write_metrics",
 ]
