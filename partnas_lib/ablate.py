@@ -163,14 +163,53 @@ def git_commit(repo: Path | None = None) -> str:
     return head + ("+dirty" if dirty else "")
 
 
+def _worker_init(threads_per_worker: int) -> None:
+    from partnas_lib import threads
+
+    threads.configure(threads_per_worker)
+
+
+def _run_in_worker(cfg: Config, out: Path) -> None:
+    run_one(cfg, out)
+
+
+def run_parallel(jobs: Sequence[tuple[Config, Path]], workers: int) -> None:
+    """Run (or resume) the ``(config, run directory)`` jobs in ``workers`` parallel processes of
+    ``cores // workers`` torch threads each (at least one).
+
+    On a CPU this is how to use several cores for many small runs: small convolutions scale
+    poorly across threads, so N single-thread processes train about N times as fast as one
+    N-thread process, while N processes with N threads each slow each other down several times
+    (:mod:`partnas_lib.threads`).  Progress bars are off in the workers; each run logs to its own
+    ``log.txt``.
+    """
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    from partnas_lib import threads
+
+    per_worker = max(1, threads.available_cores() // workers)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=_worker_init,
+                             initargs=(per_worker,)) as pool:
+        futures = []
+        for cfg, out in jobs:
+            quiet = Config.from_dict(cfg.to_dict())
+            quiet.progress = False
+            futures.append(pool.submit(_run_in_worker, quiet, out))
+        for f in futures:
+            f.result()  # re-raises a worker's error here
+
+
 def run_ablation(base: Config, out: str | Path, seeds: Sequence[int], variants: Sequence[str] | None = None,
-                 overrides: Sequence[str] = (), command: str = "") -> dict[str, Any]:
+                 overrides: Sequence[str] = (), command: str = "", workers: int = 1) -> dict[str, Any]:
     """Run every (variant, seed), aggregate, write ``ablation.json`` and ``ablation.md``.
 
     Args:
         base: the preset with the user's overrides already applied (``overrides`` are only recorded).
         seeds: one full run (search where applicable + retrain + evaluate) per seed and variant.
         variants: names from :data:`VARIANTS` (default: all four).
+        workers: with N > 1, the runs go to N parallel processes (:func:`run_parallel`) first;
+            the results are then read back exactly as a sequential ablation would read them.
     """
     out = Path(out)
     names = list(variants or VARIANTS)
@@ -185,6 +224,9 @@ def run_ablation(base: Config, out: str | Path, seeds: Sequence[int], variants: 
     out.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {}
     agreement: dict[str, Any] = {}
+    if workers > 1:
+        run_parallel([(variant_config(base, VARIANTS[name], s), out / name / f"seed{s}")
+                      for name in names for s in seeds], workers)
     for name in names:
         variant = VARIANTS[name]
         runs = []

@@ -29,6 +29,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from partnas_lib import threads
 from partnas_lib.config import Config, PRESETS, apply_overrides, get_preset
 from partnas_lib.data.check import add_check_parser, run_check
 
@@ -46,6 +47,13 @@ def _common(p: argparse.ArgumentParser, needs_out: bool = True) -> None:
                    help="where the rendered people's poses come from: 'procedural' or 'bvh:/path/to/folder' "
                         "(shortcut for --set data.pose_source=...)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    _threads(p)
+
+
+def _threads(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--threads", default="auto", metavar="N|auto",
+                   help="torch CPU threads: N pins them; auto (default) shares the cores with the other "
+                        "partnas jobs running on this machine (see partnas_lib/threads.py)")
 
 
 def _model_kind(p: argparse.ArgumentParser) -> None:
@@ -96,6 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
                                       "several seeds; writes OUT/ablation.json and OUT/ablation.md")
     _common(p)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], metavar="N", help="seeds (default 0 1 2)")
+    p.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="run the (variant, seed) runs in N parallel processes, cores // N torch threads each")
     p.add_argument("--variants", nargs="+", default=None, metavar="NAME",
                    choices=["part_aware", "shared", "random", "baseline"], help="default: all four")
     p = sub.add_parser("model", help="inspect networks without training")
@@ -180,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "data":
         return run_check(args)
     try:
+        if getattr(args, "threads", None) is not None:
+            threads.configure(args.threads)
         if args.command == "agreement":
             _agreement(args)
             return 0
@@ -191,8 +203,10 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "ablate":
             from partnas_lib.ablate import ablation_markdown, run_ablation
 
+            if args.workers < 1:
+                raise ValueError(f"--workers must be at least 1, got {args.workers}")
             data = run_ablation(cfg, args.out, args.seeds, args.variants, overrides=list(args.overrides),
-                                command=shlex.join(["partnas", *argv]))
+                                command=shlex.join(["partnas", *argv]), workers=args.workers)
             print(ablation_markdown(data))
             print(f"results: {Path(args.out) / 'ablation.json'}, {Path(args.out) / 'ablation.md'}")
         elif args.command == "reproduce":

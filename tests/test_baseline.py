@@ -40,7 +40,7 @@ def test_smoke_forward_shapes_and_gradients():
     assert net.geometry.size == 16 and net.geometry.depth_bins == cfg.model.depth_bins
     assert net.heads[0].deconvs[0].out_channels == cfg.model.deconv_channels
     x = torch.rand(2, 3, 64, 64)
-    vol = net(x)
+    vol = net.volumes(x)
     assert vol.shape == (2, 17, cfg.model.depth_bins, 16, 16)
     coords = net.predict(x)
     assert coords.shape == (2, 17, 3)
@@ -55,7 +55,7 @@ def test_baseline_scales_with_the_preset(preset):
     net = build_baseline(cfg)
     s = cfg.data.image_size
     with torch.no_grad():
-        assert net(torch.rand(1, 3, s, s)).shape == (1, 17, cfg.model.depth_bins, s // 4, s // 4)
+        assert net.volumes(torch.rand(1, 3, s, s)).shape == (1, 17, cfg.model.depth_bins, s // 4, s // 4)
     # same trunk depth/width as the part-aware net, but to layer4
     assert net.trunk.channels[:4] == build_model(cfg, random_genotype(cfg)).trunk.channels
     assert len(net.trunk.stages) == 4

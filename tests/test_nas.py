@@ -6,6 +6,7 @@ import torch
 
 from partnas_lib.config import DEFAULT_OPS, get_preset
 from partnas_lib.models.build import build_derived, build_supernet
+from partnas_lib.models.integral import soft_argmax_3d
 from partnas_lib.nas.cells import MixedEdge, channel_shuffle
 from partnas_lib.nas.genotype import Genotype, derive_cell, edge_index, random_cell
 from partnas_lib.nas.ops import OPS, build_op
@@ -86,7 +87,8 @@ def test_output_shapes_per_part(preset, parts):
         vols = net.part_volumes(feats, net.cell_sizes(feats[-1]))
         for vol, joints in zip(vols, get_grouping(parts).joint_lists):
             assert vol.shape == (2, len(joints), d, s // 4, s // 4)
-        assert net(x).shape == (2, 17, d, s // 4, s // 4)
+        assert net.volumes(x).shape == (2, 17, d, s // 4, s // 4)
+        assert net(x).shape == (2, 17, 3)
         assert net.predict(x).shape == (2, 17, 3)
 
 
@@ -95,9 +97,12 @@ def test_volumes_are_assembled_in_joint_order():
     with torch.no_grad():
         x = torch.rand(1, 3, 64, 64)
         feats = net.trunk(x)
-        full = net(x)
+        full = net.volumes(x)
         right_arm = net.part_volumes(feats, net.cell_sizes(feats[-1]))[1]
+        coords = net(x)
     torch.testing.assert_close(full[:, [14, 15, 16]], right_arm)
+    # the coordinates are read out per part and put in joint order the same way
+    torch.testing.assert_close(coords, soft_argmax_3d(full))
 
 
 @pytest.mark.parametrize("k", [1, 4])
@@ -142,7 +147,7 @@ def test_genotype_json_round_trip_and_derived_network(tmp_path):
     again = Genotype.load(path)
     assert again == g or again.to_json() == g.to_json()
     net = build_derived(cfg, again)
-    assert net(torch.rand(1, 3, 64, 64)).shape == (1, 17, 8, 16, 16)
+    assert net.volumes(torch.rand(1, 3, 64, 64)).shape == (1, 17, 8, 16, 16)
 
 
 @pytest.mark.parametrize("mutate,message", [

@@ -14,8 +14,8 @@ output (method.md Sec. 2):
 At 256x256 with 64 depth bins this has 34.3 M parameters and 8.4 G multiply-adds (method.md
 Sec. 2; a test pins the count).  All 17 joints share one decoder -- exactly the design the paper
 argues against -- so the class is a :class:`~partnas_lib.models.heads.PartPoseNet` with a single
-part covering every joint: it has the same interface (``forward -> (B, 17, D, H, W)``,
-``predict``, ``geometry``) and trains, evaluates and flip-tests through the same code as the
+part covering every joint: it has the same interface (``forward -> (B, 17, 3)``,
+``volumes``, ``geometry``) and trains, evaluates and flip-tests through the same code as the
 part-aware networks.
 """
 
@@ -64,7 +64,7 @@ class DeconvHead(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.out(self.deconvs(x))
         b, _, h, w = x.shape
-        return x.reshape(b, self.num_joints, self.depth_bins, h, w)  # reshape: channels_last too
+        return x.contiguous().view(b, self.num_joints, self.depth_bins, h, w)  # one row per joint for soft-argmax
 
 
 class BaselinePoseNet(PartPoseNet):

@@ -1,8 +1,9 @@
-"""What every part-aware network shares: a trunk, one head per part, volumes in joint order.
+"""What every part-aware network shares: a trunk, one head per part, joints in H36M order.
 
 ``PartPoseNet`` runs the shared trunk once, runs each part's head on the trunk's last two
-feature maps, and re-assembles the part volumes into Human3.6M joint order, so the rest of
-partnas sees one ``(B, 17, D, H, W)`` volume no matter how the joints were grouped.  The
+feature maps, reads every part's volumes out by soft-argmax and re-assembles the joints into
+Human3.6M order, so the rest of partnas sees ``(B, 17, 3)`` coordinates no matter how the
+joints were grouped (``volumes`` gives the ``(B, 17, D, H, W)`` heatmaps for pictures).  The
 supernet (:mod:`partnas_lib.nas.supernet`) and the derived network
 (:mod:`partnas_lib.models.partnet`) differ only in the cells inside the heads.
 """
@@ -27,7 +28,9 @@ class VolumeOutput(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, _, h, w = x.shape
-        return self.conv(x).reshape(b, self.num_joints, self.depth_bins, h, w)  # reshape: channels_last too
+        # contiguous: soft-argmax reads each joint's D x H x W values as one row (a channels_last
+        # conv output would otherwise be copied inside the softmax, forward and backward)
+        return self.conv(x).contiguous().view(b, self.num_joints, self.depth_bins, h, w)
 
 
 class PartPoseNet(nn.Module):
@@ -59,14 +62,27 @@ class PartPoseNet(nn.Module):
         raise NotImplementedError
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """``(B, 3, S, S)`` images -> ``(B, 17, D, H, W)`` volume logits in joint order."""
+        """``(B, 3, S, S)`` images -> ``(B, 17, 3)`` voxel coordinates (x, y, z) in joint order.
+
+        Soft-argmax runs on each part's volumes and only the ``17 x 3`` coordinates are put in
+        joint order: re-ordering the volumes themselves would copy ``17 D H W`` values per image
+        forward and backward for nothing (the largest tensor of the network).
+        """
+        feats = self.trunk(images)
+        vols = self.part_volumes(feats, self.cell_sizes(feats[-1]))
+        coords = [soft_argmax_3d(v) for v in vols]
+        return (coords[0] if len(coords) == 1 else torch.cat(coords, dim=1)).index_select(1, self.joint_order)
+
+    def predict(self, images: torch.Tensor) -> torch.Tensor:
+        """``(B, 17, 3)`` voxel coordinates by soft-argmax (the same as calling the network)."""
+        return self(images)
+
+    @torch.no_grad()
+    def volumes(self, images: torch.Tensor) -> torch.Tensor:
+        """``(B, 17, D, H, W)`` volume logits in joint order (for pictures; no gradient)."""
         feats = self.trunk(images)
         vols = self.part_volumes(feats, self.cell_sizes(feats[-1]))
         return torch.cat(vols, dim=1).index_select(1, self.joint_order)
-
-    def predict(self, images: torch.Tensor) -> torch.Tensor:
-        """``(B, 17, 3)`` voxel coordinates by soft-argmax."""
-        return soft_argmax_3d(self(images))
 
 
 def count_parameters(module: nn.Module) -> int:

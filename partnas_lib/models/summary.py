@@ -70,7 +70,7 @@ def model_summary(model: PartPoseNet, image_size: int) -> dict[str, Any]:
     with torch.no_grad():
         feats = meta.trunk(x)
         vols = meta.part_volumes(feats, meta.cell_sizes(feats[-1]))
-        out = meta(x)
+        out = meta.volumes(x)
     macs, trunk_macs = count_macs(meta, x), count_macs(meta.trunk, x)
     return {
         "model": type(model).__name__,

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from partnas_lib.nas.genotype import NUM_INPUTS, NUM_NODES, CellGenotype, edge_index
-from partnas_lib.nas.ops import ReLUConvBN, build_op
+from partnas_lib.nas.ops import ReLUConvBN, ReLUFirst, apply_ops, build_op
 
 
 def channel_shuffle(x: torch.Tensor, groups: int, parts: int = 1) -> torch.Tensor:
@@ -46,32 +46,71 @@ def per_channel(weights: torch.Tensor, channels: int) -> torch.Tensor:
 
 
 class MixedEdge(nn.Module):
-    """One searchable edge: ``sum_o softmax(alpha)_o * o(x)`` over the candidate ops (DARTS
-    Eq. 2), applied to the first ``C / K`` channels of each part when ``partial_channels = K > 1``.
+    """Searchable edges: ``sum_o softmax(alpha)_o * o(x)`` over the candidate ops (DARTS Eq. 2),
+    applied to the first ``C / K`` channels of each part when ``partial_channels = K > 1``.
 
     Input and output are ``(B, P * C, H, W)``; ``forward`` takes ``(P, num_ops)`` op weights.
+
+    ``sources = S > 1`` computes the S edges that enter one node *together*: their inputs are
+    stacked along the channels (source-major, then part) and every op runs once, grouped by
+    (source, part), on all of them -- exactly S separate mixed edges (a test checks it) in S
+    times fewer kernel calls.  :meth:`mix` then returns the sum over the sources, which is what
+    the node needs.
     """
 
-    def __init__(self, channels: int, ops: Sequence[str], partial_channels: int = 1, parts: int = 1):
+    def __init__(self, channels: int, ops: Sequence[str], partial_channels: int = 1, parts: int = 1,
+                 sources: int = 1):
         super().__init__()
         if channels % partial_channels:
             raise ValueError(f"channels {channels} is not divisible by partial_channels {partial_channels}")
-        self.channels, self.k, self.parts = channels, partial_channels, parts
+        self.channels, self.k, self.parts, self.sources = channels, partial_channels, parts, sources
         self.active = channels // partial_channels
-        self.ops = nn.ModuleList(build_op(name, parts * self.active, affine=False, groups=parts) for name in ops)
+        blocks = sources * parts
+        self.ops = nn.ModuleList(build_op(name, blocks * self.active, affine=False, groups=blocks) for name in ops)
 
     def forward(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-        b, _, h, w = x.shape
-        p, a = self.parts, self.active
+        """One edge (``sources = 1``): ``x`` ``(B, P C, H, W)``, ``weights`` ``(P, num_ops)``."""
+        mixed, bypass = self.mix([x], weights[None])
+        return mixed if bypass is None else self.assemble(mixed, bypass)
+
+    def mix(self, xs: Sequence[torch.Tensor], weights: torch.Tensor, edge_weights: torch.Tensor | None = None
+            ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The two halves of the edges before they are joined, summed over the sources:
+        ``sum_s sum_o w_so o(x_s, active)`` on the ``C / K`` active channels of each part, and the
+        bypassed channels ``sum_s x_s, bypass`` ``(B, P, C - C/K, H, W)`` (None for K = 1).
+
+        ``weights``: ``(S, P, num_ops)``; ``edge_weights``: ``(S, P)`` scales both halves of each
+        edge (PC-DARTS edge normalisation), folded into the op weights so that it costs no pass
+        over the activations.
+        """
+        b, _, h, w = xs[0].shape
+        p, a, c = self.parts, self.active, self.channels
+        if edge_weights is not None:
+            weights = weights * edge_weights[..., None]
+        bypass = None
         if self.k > 1:
-            x_parts = x.reshape(b, p, self.channels, h, w)
-            xa = x_parts[:, :, :a].reshape(b, p * a, h, w)
+            actives = []
+            for s, x in enumerate(xs):
+                # split (not two slices): its backward is one concatenation, not two zero-filled copies
+                active, rest = x.reshape(b, p, c, h, w).split([a, c - a], dim=2)
+                actives.append(active.reshape(b, p * a, h, w))
+                if edge_weights is not None:
+                    rest = rest * edge_weights[s].view(1, p, 1, 1, 1)
+                bypass = rest if bypass is None else bypass + rest
+            xa = torch.cat(actives, dim=1) if len(actives) > 1 else actives[0]
         else:
-            xa = x
-        out = sum(op(xa) * per_channel(weights[:, i], a) for i, op in enumerate(self.ops))
-        if self.k == 1:
-            return out
-        out = torch.cat([out.reshape(b, p, a, h, w), x_parts[:, :, a:]], dim=2).reshape(b, p * self.channels, h, w)
+            xa = torch.cat(list(xs), dim=1) if len(xs) > 1 else xs[0]
+        flat = weights.reshape(-1, weights.shape[-1])  # (S P, num_ops), source-major like the channels
+        mixed = sum(y * per_channel(flat[:, i], a) for i, y in enumerate(apply_ops(self.ops, xa)))
+        if len(xs) > 1:
+            mixed = mixed.reshape(b, len(xs), p * a, h, w).sum(1)
+        return mixed, bypass
+
+    def assemble(self, mixed: torch.Tensor, bypass: torch.Tensor) -> torch.Tensor:
+        """Join the active and bypassed channels of each part and shuffle them (K > 1)."""
+        b, _, h, w = mixed.shape
+        p = self.parts
+        out = torch.cat([mixed.reshape(b, p, self.active, h, w), bypass], dim=2).reshape(b, p * self.channels, h, w)
         return channel_shuffle(out, self.k, p)
 
 
@@ -113,22 +152,27 @@ class SearchCell(nn.Module):
         super().__init__()
         self.parts, self.channels = parts, channels
         self.inputs = _CellInputs(c_prev_prev, c_prev, channels, affine=False, parts=parts, grouped=grouped)
-        self.edges = nn.ModuleList(MixedEdge(channels, ops, partial_channels, parts) for _ in edge_index())
+        # one MixedEdge per intermediate node, computing all of the node's incoming edges at once
+        self.nodes = nn.ModuleList(MixedEdge(channels, ops, partial_channels, parts, sources=NUM_INPUTS + n)
+                                   for n in range(NUM_NODES))
         self.out_channels = parts * NUM_NODES * channels
 
     def forward(self, s0: torch.Tensor, s1: torch.Tensor, size: tuple[int, int],
                 op_weights: torch.Tensor, edge_weights: list[torch.Tensor] | None) -> torch.Tensor:
         """``op_weights``: ``(P, 9, num_ops)`` softmaxed alpha; ``edge_weights``: per node a
-        ``(P, n_inputs)`` softmaxed beta, or None for plain DARTS."""
+        ``(P, n_inputs)`` softmaxed beta, or None for plain DARTS.
+
+        Every edge into a node ends with the same join + channel shuffle, a linear map, so the
+        node sums the edges' halves first and joins + shuffles once (the same result as
+        shuffling every edge, in fewer passes over the activations).
+        """
         states = self.inputs(s0, s1, size)
         e = 0
-        for n in range(NUM_NODES):
+        for n, edges in enumerate(self.nodes):
             n_in = NUM_INPUTS + n
-            terms = []
-            for src in range(n_in):
-                h = self.edges[e + src](states[src], op_weights[:, e + src])
-                terms.append(h * per_channel(edge_weights[n][:, src], self.channels) if edge_weights is not None else h)
-            states.append(sum(terms))
+            beta = edge_weights[n].transpose(0, 1) if edge_weights is not None else None
+            mixed, bypass = edges.mix(states[:n_in], op_weights[:, e:e + n_in].transpose(0, 1), beta)
+            states.append(mixed if bypass is None else edges.assemble(mixed, bypass))
             e += n_in
         return concat_nodes(states[NUM_INPUTS:], self.parts)
 
@@ -147,6 +191,16 @@ class FixedCell(nn.Module):
 
     def forward(self, s0: torch.Tensor, s1: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
         states = self.inputs(s0, s1, size)
+        activated: dict[int, torch.Tensor] = {}  # relu(state), computed once per state (ReLUFirst)
         for node, ops in zip(self.genotype.nodes, self.edge_ops):
-            states.append(sum(op(states[src]) for (_, src), op in zip(node, ops)))
+            outs = []
+            for (_, src), op in zip(node, ops):
+                if isinstance(op, ReLUFirst):
+                    if src not in activated:
+                        activated[src] = F.relu(states[src])
+                    outs.append(op.forward_activated(activated[src]))
+                else:
+                    outs.append(op(states[src]))
+            states.append(sum(outs))
         return torch.cat(states[NUM_INPUTS:], dim=1)
+

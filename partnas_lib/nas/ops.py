@@ -14,10 +14,13 @@ and BatchNorm act per channel anyway, so the result is exactly that of P separat
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
+
+from partnas_lib.nas.depthwise import DepthwiseConv2d
 
 
 class Zero(nn.Module):
@@ -28,7 +31,19 @@ class Zero(nn.Module):
         return x.mul(0.0)
 
 
-class ReLUConvBN(nn.Sequential):
+class ReLUFirst(nn.Sequential):
+    """An op that starts with a ReLU (DARTS's conv ops).  A cell that feeds one state to several
+    such ops computes ``relu(state)`` once and calls :meth:`forward_activated` on it -- the same
+    function with one pass over the state instead of one per edge."""
+
+    def forward_activated(self, x: torch.Tensor) -> torch.Tensor:
+        """The op on an input that already went through the leading ReLU."""
+        for module in list(self)[1:]:
+            x = module(x)
+        return x
+
+
+class ReLUConvBN(ReLUFirst):
     """ReLU -> conv -> BatchNorm, the DARTS building block (also the cell pre-processing)."""
 
     def __init__(self, c_in: int, c_out: int, kernel: int, padding: int, affine: bool = True, groups: int = 1):
@@ -39,32 +54,31 @@ class ReLUConvBN(nn.Sequential):
         )
 
 
-class DilConv(nn.Sequential):
+class DilConv(ReLUFirst):
     """ReLU -> depthwise dilated conv -> pointwise conv -> BN (``dil_conv_kxk``, dilation 2):
-    a k x k kernel that sees a (2k-1) x (2k-1) window."""
+    a k x k kernel that sees a (2k-1) x (2k-1) window.  (Depthwise convs are
+    :class:`~partnas_lib.nas.depthwise.DepthwiseConv2d`: ``nn.Conv2d`` with a faster CPU backward.)"""
 
     def __init__(self, c: int, kernel: int, dilation: int, affine: bool = True, groups: int = 1):
-        pad = dilation * (kernel - 1) // 2
         super().__init__(
             nn.ReLU(inplace=False),
-            nn.Conv2d(c, c, kernel, padding=pad, dilation=dilation, groups=c, bias=False),
+            DepthwiseConv2d(c, kernel, dilation),
             nn.Conv2d(c, c, 1, groups=groups, bias=False),
             nn.BatchNorm2d(c, affine=affine),
         )
 
 
-class SepConv(nn.Sequential):
+class SepConv(ReLUFirst):
     """Two stacked depthwise-separable convs (``sep_conv_kxk``), as in DARTS."""
 
     def __init__(self, c: int, kernel: int, affine: bool = True, groups: int = 1):
-        pad = kernel // 2
         super().__init__(
             nn.ReLU(inplace=False),
-            nn.Conv2d(c, c, kernel, padding=pad, groups=c, bias=False),
+            DepthwiseConv2d(c, kernel),
             nn.Conv2d(c, c, 1, groups=groups, bias=False),
             nn.BatchNorm2d(c, affine=affine),
             nn.ReLU(inplace=False),
-            nn.Conv2d(c, c, kernel, padding=pad, groups=c, bias=False),
+            DepthwiseConv2d(c, kernel),
             nn.Conv2d(c, c, 1, groups=groups, bias=False),
             nn.BatchNorm2d(c, affine=affine),
         )
@@ -91,6 +105,20 @@ OPS: dict[str, OpFactory] = {
     "dil_conv_3x3": lambda c, affine, groups: DilConv(c, 3, 2, affine, groups),
     "dil_conv_5x5": lambda c, affine, groups: DilConv(c, 5, 2, affine, groups),
 }
+
+
+def apply_ops(ops: Sequence[nn.Module], x: torch.Tensor) -> list[torch.Tensor]:
+    """Every op of ``ops`` on the same input ``x``; the ReLU that DARTS's conv ops start with is
+    computed once for all of them (:class:`ReLUFirst`)."""
+    activated: torch.Tensor | None = None
+    out = []
+    for op in ops:
+        if isinstance(op, ReLUFirst):
+            activated = F.relu(x) if activated is None else activated
+            out.append(op.forward_activated(activated))
+        else:
+            out.append(op(x))
+    return out
 
 
 def build_op(name: str, channels: int, affine: bool, groups: int = 1) -> nn.Module:

@@ -25,7 +25,7 @@ from torch import nn
 
 from partnas_lib.config import Config
 from partnas_lib.data.sample import SampleArrays
-from partnas_lib.models.integral import VolumeGeometry, integral_l1_loss, soft_argmax_3d
+from partnas_lib.models.integral import VolumeGeometry, integral_l1_loss
 from partnas_lib.data.transforms import AugmentConfig, augment_batch
 from partnas_lib.train import distributed
 from partnas_lib.train.checkpoint import atomic_write_text
@@ -56,7 +56,8 @@ def resolve_device(name: str) -> torch.device:
 
 @dataclass(frozen=True)
 class Precision:
-    """GPU speed options (``train.amp``, ``train.channels_last``) after checking the device."""
+    """Speed options after checking the device: bf16 autocast (``train.amp``, CUDA only) and the
+    NHWC memory format (``train.channels_last``)."""
 
     amp: bool = False
     channels_last: bool = False
@@ -68,16 +69,32 @@ class Precision:
         return model.to(memory_format=torch.channels_last) if self.channels_last else model
 
 
-def resolve_precision(cfg: Config, device: torch.device, log: logging.Logger | None = None) -> Precision:
-    """bf16 autocast and channels_last as the config asks on CUDA; both off elsewhere (with a
-    log line when they were asked for)."""
-    asked = [name for name, on in (("train.amp", cfg.train.amp), ("train.channels_last", cfg.train.channels_last)) if on]
-    if device.type != "cuda":
-        if asked and log is not None:
-            log.info(f"{' and '.join(asked)} requested, but the device is {device.type}: switched off "
-                     "(CUDA options)")
-        return Precision()
-    return Precision(cfg.train.amp, cfg.train.channels_last)
+def resolve_precision(cfg: Config, device: torch.device, log: logging.Logger | None = None,
+                      search: bool = False) -> Precision:
+    """bf16 autocast as the config asks on CUDA (off elsewhere, with a log line when it was asked
+    for); channels_last as the config asks, except for the supernet on a CPU.
+
+    Why the exception (measured with ``benchmarks/bench_models.py`` / ``bench_search.py``): on a
+    CPU, oneDNN's convolutions, BatchNorm and pooling are 1.3-2x faster on NHWC tensors, which
+    makes the derived networks and the baseline train faster; but the supernet's partial
+    channels split and shuffle channels on every edge, and a channel permutation of an NHWC
+    tensor is a strided gather per pixel, which costs more than NHWC saves.
+    """
+    if cfg.train.amp and device.type != "cuda" and log is not None:
+        log.info(f"train.amp requested, but the device is {device.type}: switched off (CUDA option)")
+    channels_last = cfg.train.channels_last and not (search and device.type == "cpu")
+    return Precision(cfg.train.amp and device.type == "cuda", channels_last)
+
+
+def make_adam(params: Any, device: torch.device, **kwargs: Any) -> torch.optim.Adam:
+    """``torch.optim.Adam`` with its fused kernel where this torch has one for ``device``: one
+    kernel for all parameters instead of several per tensor (5x faster on a CPU for the ~400
+    small tensors of a part-aware network), the same update up to float rounding."""
+    params = list(params)
+    try:
+        return torch.optim.Adam(params, fused=True, **kwargs)
+    except (RuntimeError, TypeError, ValueError):  # no fused kernel for this device / torch version
+        return torch.optim.Adam(params, foreach=device.type == "cuda" or None, **kwargs)
 
 
 def prepare_model(model: nn.Module, cfg: Config, device: torch.device, precision: Precision,
@@ -148,8 +165,7 @@ def pose_loss(model: nn.Module, batch: dict[str, torch.Tensor], geometry: Volume
     if precision.channels_last:
         images = images.contiguous(memory_format=torch.channels_last)
     with precision.autocast(device):
-        volumes = model(images)
-    pred = soft_argmax_3d(volumes.float())
+        pred = model(images).float()
     vis, has_3d = vis.to(device), batch["has_3d"].to(device)
     loss = integral_l1_loss(pred, target.to(device), vis, has_3d)
     if d.enabled:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import torch
 from tqdm.auto import tqdm
 
+from partnas_lib import threads
 from partnas_lib.config import Config
 from partnas_lib.data.datasets import load_split
 from partnas_lib.models.build import build_model
@@ -26,7 +27,7 @@ from partnas_lib.train import distributed
 from partnas_lib.train.checkpoint import load_resumable, restore_training_state, save_checkpoint
 from partnas_lib.train.loop import (RunDir, Timer, check_finite, check_finite_parameters, check_free_space,
                                     checkpoint_bytes, epoch_order, get_logger, iterate_batches, num_batches,
-                                    pose_loss, prepare_model, resolve_device, resolve_precision, seed_everything,
+                                    pose_loss, make_adam, prepare_model, resolve_device, resolve_precision, seed_everything,
                                     should_checkpoint)
 
 CHECKPOINT = "retrain_last.pt"
@@ -49,7 +50,7 @@ def run_retrain(cfg: Config, run: RunDir, genotype: Genotype | None, resume: boo
     seed_everything(cfg.seed + 1)
     model = build_model(cfg, genotype).to(device)
     model = prepare_model(model, cfg, device, precision, log)
-    opt = torch.optim.Adam(model.parameters(), lr=r.lr, weight_decay=r.weight_decay)
+    opt = make_adam(model.parameters(), device, lr=r.lr, weight_decay=r.weight_decay)
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=r.lr_milestones, gamma=r.lr_factor)
     augment = torch.Generator().manual_seed(cfg.seed + 2) if r.augments else None
     # position: ``epoch`` epochs done, then ``step`` steps of the next one
@@ -93,6 +94,7 @@ def run_retrain(cfg: Config, run: RunDir, genotype: Genotype | None, resume: boo
         bar = tqdm(iterate_batches(train, order, batch, device), total=steps, initial=first,
                    desc=f"retrain {epoch + 1}/{r.epochs}", disable=not cfg.progress or not dist.is_main, leave=False)
         for step, b in enumerate(bar, start=first):
+            threads.rebalance(log)
             opt.zero_grad(set_to_none=True)
             loss = pose_loss(net, b, model.geometry, device, augment=augment,
                              augment_cfg=r.augment_config(), precision=precision)

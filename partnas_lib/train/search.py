@@ -25,6 +25,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from partnas_lib import threads
 from partnas_lib.config import Config
 from partnas_lib.data.datasets import load_split
 from partnas_lib.models.build import build_supernet
@@ -33,7 +34,7 @@ from partnas_lib.train import distributed
 from partnas_lib.train.checkpoint import load_resumable, restore_training_state, save_checkpoint
 from partnas_lib.train.loop import (RunDir, Timer, check_finite, check_finite_parameters, check_free_space,
                                     checkpoint_bytes, epoch_order, get_logger, iterate_batches, num_batches,
-                                    pose_loss, prepare_model, resolve_device, resolve_precision, seed_everything,
+                                    pose_loss, make_adam, prepare_model, resolve_device, resolve_precision, seed_everything,
                                     should_checkpoint)
 
 CHECKPOINT = "search_last.pt"
@@ -55,16 +56,16 @@ def run_search(cfg: Config, run: RunDir, resume: bool = False) -> Genotype:
             f"search needs at least search.batch_size={s.batch_size} samples in each half of the "
             f"training split; got {len(half_w)} and {len(half_a)} (raise data.num_train)"
         )
-    precision = resolve_precision(cfg, device, log)
+    precision = resolve_precision(cfg, device, log, search=True)
 
     seed_everything(cfg.seed)
     model = build_supernet(cfg).to(device)
     if not s.edge_norm:
         model.beta.requires_grad_(False)  # unused without edge normalisation: DDP must not wait for it
     model = prepare_model(model, cfg, device, precision, log)
-    w_opt = torch.optim.Adam(model.weight_parameters(), lr=s.lr, weight_decay=s.weight_decay)
-    a_opt = torch.optim.Adam(model.arch_parameters(), lr=s.arch_lr, betas=(s.arch_beta1, s.arch_beta2),
-                             weight_decay=s.arch_weight_decay)
+    w_opt = make_adam(model.weight_parameters(), device, lr=s.lr, weight_decay=s.weight_decay)
+    a_opt = make_adam(model.arch_parameters(), device, lr=s.arch_lr, betas=(s.arch_beta1, s.arch_beta2),
+                      weight_decay=s.arch_weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(w_opt, T_max=max(1, s.epochs), eta_min=s.lr * 0.01)
     history = {
         "ops": list(s.ops), "parts": model.grouping.part_names, "edges": edge_index(),
@@ -114,6 +115,7 @@ def run_search(cfg: Config, run: RunDir, resume: bool = False) -> Genotype:
         bar = tqdm(batches, total=steps, initial=first, desc=f"search {epoch + 1}/{s.epochs}",
                    disable=not cfg.progress or not dist.is_main, leave=False)
         for step, (bw, ba) in enumerate(bar, start=first):
+            threads.rebalance(log)
             if update_arch:
                 a_opt.zero_grad(set_to_none=True)
                 a_loss = pose_loss(net, ba, model.geometry, device, precision=precision)
@@ -125,7 +127,7 @@ def run_search(cfg: Config, run: RunDir, resume: bool = False) -> Genotype:
             w_loss = pose_loss(net, bw, model.geometry, device, precision=precision)
             check_finite(w_loss, f"search epoch {epoch + 1} step {step} (weight step)")
             w_loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.weight_parameters(), s.grad_clip)
+            torch.nn.utils.clip_grad_norm_(model.weight_parameters(), s.grad_clip, foreach=True)
             w_opt.step()
             sums["w_loss"] += w_loss.item()
             bar.set_postfix(loss=f"{w_loss.item():.3f}")
