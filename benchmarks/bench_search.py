@@ -26,6 +26,7 @@ Usage::
 
     python benchmarks/bench_search.py                      # cpu preset, batch 32
     python benchmarks/bench_search.py --preset smoke --batch 16 --steps 2
+    git worktree add /tmp/ref f6225cd && python benchmarks/bench_search.py --threads 2 --reference-tree /tmp/ref
 
 Writes ``benchmarks/results/bench_search.json``.
 """
@@ -85,8 +86,13 @@ def worker(args: argparse.Namespace) -> dict:
     targets = [(torch.rand(args.batch, 17, 3, generator=g) * hi).to(device) for _ in range(2)]
     vis = torch.ones(args.batch, 17, device=device)
     has3d = torch.ones(args.batch, device=device)
-    w_opt = torch.optim.Adam(model.weight_parameters(), lr=1e-3)
-    a_opt = torch.optim.Adam(model.arch_parameters(), lr=6e-4, betas=(0.5, 0.999), weight_decay=1e-3)
+    try:  # the optimiser the library's search uses; a --reference-tree checkout may predate it
+        from partnas_lib.train.loop import make_adam
+    except ImportError:
+        def make_adam(params, device, **kw):  # type: ignore[no-redef]
+            return torch.optim.Adam(params, **kw)
+    w_opt = make_adam(model.weight_parameters(), device, lr=1e-3)
+    a_opt = make_adam(model.arch_parameters(), device, lr=6e-4, betas=(0.5, 0.999), weight_decay=1e-3)
 
     def step() -> None:
         a_opt.zero_grad(set_to_none=True)
@@ -94,7 +100,7 @@ def worker(args: argparse.Namespace) -> dict:
         a_opt.step()
         w_opt.zero_grad(set_to_none=True)
         integral_l1_loss(model.predict(images[0]), targets[0], vis, has3d).backward()
-        torch.nn.utils.clip_grad_norm_(model.weight_parameters(), 5.0)
+        torch.nn.utils.clip_grad_norm_(model.weight_parameters(), 5.0, foreach=True)
         w_opt.step()
         if device.type == "cuda":
             torch.cuda.synchronize()
@@ -138,6 +144,8 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=3, help="timed steps after the measured one")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--device", default="cuda" if _cuda() else "cpu")
+    p.add_argument("--reference-tree", default=None, metavar="DIR",
+                   help="also time the PC-DARTS step of another checkout (e.g. `git worktree add /tmp/ref f6225cd`)")
     p.add_argument("--out", default=str(RESULTS / "bench_search.json"))
     p.add_argument("--variant", choices=sorted(VARIANTS), help=argparse.SUPPRESS)
     p.add_argument("--measure", choices=["memory", "time"], default="memory", help=argparse.SUPPRESS)
@@ -148,14 +156,27 @@ def main() -> None:
     rows = {}
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
     for name in VARIANTS:
-        cmd = [sys.executable, __file__, "--variant", name, "--preset", args.preset, "--batch", str(args.batch),
-               "--steps", str(args.steps), "--threads", str(args.threads), "--device", args.device]
+        cmd = _cmd(args, name)
         runs = {}
         for measure, extra in (("memory", {"MALLOC_MMAP_THRESHOLD_": "131072"}), ("time", {})):
             out = subprocess.run([*cmd, "--measure", measure], env={**env, **extra}, capture_output=True,
                                  text=True, check=True).stdout
             runs[measure] = json.loads(out.strip().splitlines()[-1])
         rows[name] = {**runs["memory"], **runs["time"]}
+    reference = None
+    if args.reference_tree:  # the same step, same batch, on the other checkout's partnas_lib
+        ref_env = {**env, "PYTHONPATH": str(Path(args.reference_tree).resolve())}
+        times = {}
+        for tree, e in (("this", env), ("reference", ref_env)):  # in turns, three times each
+            times[tree] = []
+            for _ in range(3):
+                out = subprocess.run([*_cmd(args, "pcdarts"), "--measure", "time"], env=e, capture_output=True,
+                                     text=True, check=True).stdout
+                times[tree].append(json.loads(out.strip().splitlines()[-1])["step_seconds_median"])
+        reference = {"tree": args.reference_tree, "variant": "pcdarts",
+                     "step_seconds_this": statistics.median(times["this"]),
+                     "step_seconds_reference": statistics.median(times["reference"]), "runs": times}
+        reference["speedup"] = reference["step_seconds_reference"] / reference["step_seconds_this"]
     d, pc = rows["darts"], rows["pcdarts"]
     result = {
         "benchmark": "search step: DARTS K=1 vs PC-DARTS K=4, same batch",
@@ -166,6 +187,7 @@ def main() -> None:
             "step_time": pc["step_seconds_median"] / d["step_seconds_median"],
             "peak_memory": pc["peak_memory_bytes"] / d["peak_memory_bytes"],
         },
+        "reference": reference,
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
@@ -178,7 +200,15 @@ def main() -> None:
     ratio = result["ratio_pcdarts_over_darts"]
     print(f"{'ratio PC-DARTS / DARTS':<28}{ratio['step_time']:>15.2f}{ratio['peak_memory']:>20.2f}")
     print(f"memory: {d['memory_method']}")
+    if reference:
+        print(f"PC-DARTS step, this checkout {reference['step_seconds_this']:.3f} s vs {args.reference_tree} "
+              f"{reference['step_seconds_reference']:.3f} s: {reference['speedup']:.2f}x faster")
     print(f"written to {args.out}")
+
+
+def _cmd(args: argparse.Namespace, variant: str) -> list[str]:
+    return [sys.executable, __file__, "--variant", variant, "--preset", args.preset, "--batch", str(args.batch),
+            "--steps", str(args.steps), "--threads", str(args.threads), "--device", args.device]
 
 
 def _cuda() -> bool:

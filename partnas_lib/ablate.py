@@ -189,6 +189,7 @@ def run_parallel(jobs: Sequence[tuple[Config, Path]], workers: int) -> None:
     from partnas_lib import threads
 
     per_worker = max(1, threads.available_cores() // workers)
+    threads.release()  # this process only waits: its cores are the workers'
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=_worker_init,
                              initargs=(per_worker,)) as pool:
         futures = []

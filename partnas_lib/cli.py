@@ -266,6 +266,7 @@ def main(argv: list[str] | None = None) -> int:
         print("partnas: interrupted; resume with --resume", file=sys.stderr)
         return 130
     finally:
+        threads.release()
         _end_distributed()
     return 0
 

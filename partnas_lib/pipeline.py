@@ -333,7 +333,7 @@ def dry_run(cfg: Config) -> dict[str, Any]:
     derived = build_derived(cfg, genotype).eval()
     x = torch.zeros(1, 3, cfg.data.image_size, cfg.data.image_size)
     with torch.no_grad():
-        vs, vd = supernet(x), derived(x)
+        vs, vd = supernet.volumes(x), derived.volumes(x)
     return {
         "preset": cfg.preset,
         "image_size": cfg.data.image_size,

@@ -7,8 +7,8 @@ where two single-thread jobs do 71 img/s each).  The rule that avoids this is si
 threads of all running jobs should add up to the cores.
 
 ``auto`` (the default) applies it to partnas jobs: every partnas process that trains registers
-itself in ``$PARTNAS_CACHE/threads/`` (one file named by its process id, removed at exit, stale
-files of dead processes ignored), and uses ``cores // live partnas processes`` threads (at least
+itself in ``$PARTNAS_CACHE/threads/`` while it works (one file named by its process id, removed
+when the command ends, stale files of dead processes ignored), and uses ``cores // live partnas processes`` threads (at least
 one).  It checks again every few seconds during training (:func:`rebalance`), so a job started
 first steps down to one thread when a second one starts, and back up when it ends.  Jobs other
 than partnas's are not counted: pin the threads yourself then.
@@ -48,13 +48,18 @@ def registry_dir() -> Path:
 
 
 def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a killed job its parent has not reaped yet is a zombie: not running)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:  # exists, owned by someone else
-        return True
-    return True
+        pass
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True  # no /proc (macOS): trust kill()
+    return state not in ("Z", "X")
 
 
 def live_jobs(directory: Path | None = None) -> int:
@@ -91,10 +96,26 @@ _policy = ThreadPolicy()
 _log = logging.getLogger("partnas")
 
 
-def _unregister() -> None:
+def release() -> None:
+    """Leave the registry (a finished command, or a parent that only waits for its workers), so
+    that the other partnas jobs may use this process's cores."""
     if _policy.registered is not None:
         _policy.registered.unlink(missing_ok=True)
         _policy.registered = None
+
+
+def _register() -> None:
+    if _policy.registered is not None:
+        return
+    directory = registry_dir()
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        entry = directory / f"{os.getpid()}.pid"
+        entry.write_text(str(os.getpid()))
+    except OSError:  # read-only cache: this job is not counted by the others
+        return
+    _policy.registered = entry
+    atexit.register(release)
 
 
 def configure(threads: int | str | None = "auto") -> int:
@@ -113,20 +134,10 @@ def configure(threads: int | str | None = "auto") -> int:
             raise ValueError(f"threads must be a positive integer or 'auto', got {threads!r}") from None
         if n < 1:
             raise ValueError(f"threads must be a positive integer or 'auto', got {threads!r}")
-        _unregister()
         _policy.pinned = n
     else:
         _policy.pinned = None
-        if _policy.registered is None:
-            directory = registry_dir()
-            try:
-                directory.mkdir(parents=True, exist_ok=True)
-                entry = directory / f"{os.getpid()}.pid"
-                entry.write_text(str(os.getpid()))
-                _policy.registered = entry
-                atexit.register(_unregister)
-            except OSError:  # read-only cache: fall back to all cores
-                pass
+    _register()  # pinned jobs register too: the auto ones must count them
     n = _policy.threads_now()
     torch.set_num_threads(n)
     _policy.last_check = time.monotonic()
@@ -136,7 +147,7 @@ def configure(threads: int | str | None = "auto") -> int:
 def rebalance(log: logging.Logger | None = None) -> int:
     """Re-apply the ``auto`` rule at most every :data:`CHECK_EVERY_S` seconds (call it once per
     training step; it is free in between).  Returns the thread count in use."""
-    if _policy.pinned is not None or _policy.registered is None:
+    if _policy.pinned is not None:
         return torch.get_num_threads()
     now = time.monotonic()
     if now - _policy.last_check < CHECK_EVERY_S:

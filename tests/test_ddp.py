@@ -54,16 +54,28 @@ def test_torchrun_two_processes_match_one_process(tmp_path, cache_dir):
     assert done.returncode == 0, done.stderr[-3000:]
     assert cli.main(["reproduce", "--out", str(single), *ARGS]) == 0
 
-    assert (ddp / "genotype.json").read_text() == (single / "genotype.json").read_text()
     h_ddp = json.loads((ddp / "search" / "alpha_history.json").read_text())["epochs"]
     h_one = json.loads((single / "search" / "alpha_history.json").read_text())["epochs"]
+    _assert_same_architecture(ddp, single, h_ddp[-1]["parts"], h_one[-1]["parts"])
     assert h_ddp[1]["w_loss"] == pytest.approx(h_one[1]["w_loss"], rel=1e-5)
     for a, b in zip(h_ddp[2:], h_one[2:], strict=True):
         assert a["w_loss"] == pytest.approx(b["w_loss"], rel=2e-3)
         assert a["a_loss"] == pytest.approx(b["a_loss"], rel=2e-3)
+    if (ddp / "genotype.json").read_text() != (single / "genotype.json").read_text():
+        # an op tie broke the other way: retrain the single-process genotype with 2 processes, so
+        # that the retrain comparison below is of one network
+        tied = ddp.parent / "ddp_same_genotype"
+        tied.mkdir()
+        for name in ("config.json", "genotype.json"):
+            (tied / name).write_text((single / name).read_text())
+        done = _torchrun(["-m", "partnas_lib.cli", "retrain", "--out", str(tied), "--no-progress"])
+        assert done.returncode == 0, done.stderr[-3000:]
+        done = _torchrun(["-m", "partnas_lib.cli", "evaluate", "--out", str(tied), "--no-progress"], nproc=1)
+        assert done.returncode == 0, done.stderr[-3000:]
+        ddp = tied
     l_ddp = torch.load(ddp / "checkpoints" / "model.pt", weights_only=False)["losses"]
     l_one = torch.load(single / "checkpoints" / "model.pt", weights_only=False)["losses"]
-    assert l_ddp == pytest.approx(l_one, rel=2e-3)
+    assert l_ddp == pytest.approx(l_one, rel=5e-3)  # float noise: see the module docstring (threads 1 -> 2)
     m_ddp = json.loads((ddp / "metrics.json").read_text())
     m_one = json.loads((single / "metrics.json").read_text())
     for key in ("mpjpe", "pa_mpjpe"):
@@ -71,11 +83,35 @@ def test_torchrun_two_processes_match_one_process(tmp_path, cache_dir):
     assert m_ddp["num_test_samples"] == m_one["num_test_samples"]
 
     # only rank 0 wrote the run directory, and evaluated once
+    ddp = tmp_path / "ddp"
     assert sorted(p.name for p in ddp.iterdir()) == sorted(p.name for p in single.iterdir())
     log = (ddp / "log.txt").read_text()
     assert log.count("search done") == 1 and log.count("evaluate: MPJPE") == 1
     assert "2 processes x batch 16" in log and "BatchNorm statistics synchronised over 2 processes" in log
     assert done.stdout.count("results:") == 1  # rank 1 prints nothing
+
+
+def _assert_same_architecture(ddp, single, arch_ddp: dict, arch_one: dict) -> None:
+    """alpha/beta agree to float noise, and so do the genotypes, except where two ops tie within
+    that noise (after one architecture epoch at smoke size every op weight is still ~1/8, and
+    reductions over 2 x 16 images instead of 32 reorder float sums)."""
+    from partnas_lib.nas.genotype import edge_index
+
+    for part, a in arch_ddp.items():
+        np.testing.assert_allclose(a["alpha"], arch_one[part]["alpha"], atol=5e-4)
+        np.testing.assert_allclose(a["beta"], arch_one[part]["beta"], atol=5e-4)
+    g_ddp = json.loads((ddp / "genotype.json").read_text())["parts"]
+    g_one = json.loads((single / "genotype.json").read_text())["parts"]
+    ops = json.loads((ddp / "genotype.json").read_text())["ops"]
+    edges = edge_index()
+    for part in g_ddp:
+        for n, (node_a, node_b) in enumerate(zip(g_ddp[part], g_one[part])):
+            assert [src for _, src in node_a] == [src for _, src in node_b], (part, n, node_a, node_b)
+            for (op_a, src), (op_b, _) in zip(node_a, node_b):
+                if op_a != op_b:
+                    w = arch_one[part]["alpha"][edges.index((src, 2 + n))]
+                    margin = abs(w[ops.index(op_a)] - w[ops.index(op_b)])
+                    assert margin < 1e-4, f"{part}: edge {src}->{2 + n} is {op_a} vs {op_b}, {margin:.2e} apart"
 
 
 WORKER = """
@@ -128,12 +164,11 @@ def test_gpu_options_are_switched_off_on_cpu_with_a_log_line(tmp_path, cache_dir
     assert cli.main(["search", "--out", str(out), *ARGS, "--set", "data.num_train=64", "--set", "search.epochs=1",
                      "--set", "search.batch_size=16", "--set", "train.amp=true",
                      "--set", "train.channels_last=true", "--device", "cpu"]) == 0
-    assert ("train.amp and train.channels_last requested, but the device is cpu: switched off"
-            in (out / "log.txt").read_text())
+    assert "train.amp requested, but the device is cpu: switched off" in (out / "log.txt").read_text()
 
 
 def test_channels_last_networks_compute_the_same(cache_dir):
-    """The channels_last path (a CUDA option) runs and changes nothing but the memory layout."""
+    """The channels_last path runs and changes nothing but the memory layout."""
     from conftest import tiny_cfg
     from partnas_lib.models.build import build_baseline, build_supernet, random_genotype, build_derived
 

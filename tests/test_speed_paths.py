@@ -103,6 +103,7 @@ def test_thread_policy_shares_cores_between_partnas_jobs(tmp_path, monkeypatch):
     monkeypatch.setenv("PARTNAS_CACHE", str(tmp_path))
     monkeypatch.delenv("PARTNAS_THREADS", raising=False)
     before = torch.get_num_threads()
+    threads.release()
     try:
         assert threads.configure(2) == 2 and torch.get_num_threads() == 2
         n_auto = threads.configure("auto")
@@ -118,3 +119,5 @@ def test_thread_policy_shares_cores_between_partnas_jobs(tmp_path, monkeypatch):
             threads.configure("many")
     finally:
         threads.configure(before)
+        threads.release()
+    assert not (tmp_path / "threads" / f"{os.getpid()}.pid").exists()
