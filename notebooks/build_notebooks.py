@@ -403,9 +403,13 @@ NB03 = [
 PRESET = "cpu"                       # smoke | cpu | paper
 RUN_DIR = "../runs/notebooks-cpu"    # shared by notebooks 03-06: each stage runs only once
 SEEDS = [0, 1, 2]                    # extra seeds search into RUN_DIR-seed<N>
+THREADS = "auto"                     # torch CPU threads: N, or "auto" (share the cores with other partnas jobs)
 METRICS_OUT = "03_search.metrics.json"
 """),
-    code(SETUP + """
+    code(SETUP + """from partnas_lib import threads
+
+threads.configure(THREADS)
+
 from partnas_lib.nas.agreement import format_agreement, genotype_agreement
 from partnas_lib.viz import analysis, search as viz
 
@@ -633,9 +637,13 @@ NB05 = [
 PRESET = "cpu"                       # smoke | cpu | paper
 RUN_DIR = "../runs/notebooks-cpu"    # shared by notebooks 03-06: each stage runs only once
 NUM_WORST = 8                        # worst test samples to browse
+THREADS = "auto"                     # torch CPU threads: N, or "auto" (share the cores with other partnas jobs)
 METRICS_OUT = "05_results.metrics.json"
 """),
-    code(SETUP + """
+    code(SETUP + """from partnas_lib import threads
+
+threads.configure(THREADS)
+
 from partnas_lib import pipeline
 from partnas_lib.ablate import ablation_markdown
 from partnas_lib.data.datasets import load_split

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from partnas_lib.nas.genotype import NUM_INPUTS, NUM_NODES, CellGenotype, edge_index
-from partnas_lib.nas.ops import ReLUConvBN, ReLUFirst, apply_ops, build_op
+from partnas_lib.nas.ops import ReLUConvBN, ReLUFirst, Zero, apply_ops, build_op
 
 
 def channel_shuffle(x: torch.Tensor, groups: int, parts: int = 1) -> torch.Tensor:
@@ -101,10 +101,22 @@ class MixedEdge(nn.Module):
         else:
             xa = torch.cat(list(xs), dim=1) if len(xs) > 1 else xs[0]
         flat = weights.reshape(-1, weights.shape[-1])  # (S P, num_ops), source-major like the channels
-        mixed = sum(y * per_channel(flat[:, i], a) for i, y in enumerate(apply_ops(self.ops, xa)))
+        mixed = None
+        for i, y in self._op_outputs(xa):
+            w_i = per_channel(flat[:, i], a)
+            mixed = y * w_i if mixed is None else torch.addcmul(mixed, y, w_i)  # one pass per op
         if len(xs) > 1:
             mixed = mixed.reshape(b, len(xs), p * a, h, w).sum(1)
         return mixed, bypass
+
+    def _op_outputs(self, x: torch.Tensor) -> list[tuple[int, torch.Tensor]]:
+        """``(op index, op(x))`` for every op but ``none``: the zero op adds exactly nothing to
+        the mixture and passes no gradient to its input, so it is not computed (its alpha still
+        matters through the softmax that normalises all ops' weights)."""
+        keep = [i for i, op in enumerate(self.ops) if not isinstance(op, Zero)]
+        if not keep:
+            return [(0, torch.zeros_like(x))]
+        return list(zip(keep, apply_ops([self.ops[i] for i in keep], x)))
 
     def assemble(self, mixed: torch.Tensor, bypass: torch.Tensor) -> torch.Tensor:
         """Join the active and bypassed channels of each part and shuffle them (K > 1)."""
