@@ -68,8 +68,15 @@ def _speed_options(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.nn.Mo
 
 
 def time_inference(model: torch.nn.Module, image_size: int, batch: int, iters: int) -> float:
-    """Median seconds per image of ``model.predict`` in eval mode (after one warm-up batch)."""
-    model, x, _ = _speed_options(model.eval(), torch.rand(batch, 3, image_size, image_size))
+    """Median seconds per image of ``model.predict`` in eval mode (after one warm-up batch), on
+    the inference copy evaluation uses (BatchNorm folded into the convolutions, where the
+    checkout has it)."""
+    try:
+        from partnas_lib.models.fuse import fuse_conv_bn
+        model = fuse_conv_bn(model)
+    except ImportError:  # a --reference-tree checkout that predates it
+        model = model.eval()
+    model, x, _ = _speed_options(model, torch.rand(batch, 3, image_size, image_size))
     times = []
     with torch.no_grad():
         model.predict(x)

@@ -16,6 +16,7 @@ import torch
 from partnas_lib.config import Config
 from partnas_lib.data.sample import SampleArrays
 from partnas_lib.eval.metrics import joint_errors, summarize
+from partnas_lib.models.fuse import fuse_conv_bn
 from partnas_lib.models.heads import PartPoseNet
 from partnas_lib.skeleton import flip_permutation, get_grouping
 from partnas_lib.train.loop import iterate_batches
@@ -24,8 +25,9 @@ from partnas_lib.train.loop import iterate_batches
 @torch.no_grad()
 def predict_coords(model: PartPoseNet, arrays: SampleArrays, batch_size: int, device: torch.device,
                    flip_test: bool = True) -> np.ndarray:
-    """``(N, 17, 3)`` voxel coordinates; with ``flip_test`` averaged with the mirrored image's."""
-    model.eval()
+    """``(N, 17, 3)`` voxel coordinates; with ``flip_test`` averaged with the mirrored image's.
+    Runs an inference copy with BatchNorm folded into the convolutions (:func:`fuse_conv_bn`)."""
+    model = fuse_conv_bn(model)
     width = model.geometry.size
     perm = flip_permutation()
     out = []
