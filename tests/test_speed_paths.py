@@ -147,3 +147,17 @@ def test_batchnorm_folding_keeps_the_function(which):
     x = torch.rand(2, 3, cfg.data.image_size, cfg.data.image_size)
     with torch.no_grad():
         torch.testing.assert_close(fused(x), net(x), rtol=1e-4, atol=1e-3)
+
+
+def test_depthwise_conv_under_cpu_autocast_gives_float32_gradients():
+    conv = DepthwiseConv2d(4, 5)
+    x = torch.randn(2, 4, 8, 8, requires_grad=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = conv(x)
+    y.float().sum().backward()
+    assert y.dtype == torch.bfloat16
+    assert x.grad.dtype == torch.float32 and conv.weight.grad.dtype == torch.float32
+    ref = nn.Conv2d(4, 4, 5, padding=2, groups=4, bias=False)
+    ref.weight.data.copy_(conv.weight.data)
+    ref(x.detach()).sum().backward()
+    torch.testing.assert_close(conv.weight.grad, ref.weight.grad, rtol=0.05, atol=0.05 * ref.weight.grad.abs().max().item())

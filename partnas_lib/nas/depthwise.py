@@ -53,7 +53,9 @@ def depthwise_weight_grad(x: torch.Tensor, grad_out: torch.Tensor, kernel: int, 
 
 
 class _DepthwiseConvFn(torch.autograd.Function):
+    # custom_fwd / custom_bwd: the backward runs under the forward's autocast state (bf16 on CPU)
     @staticmethod
+    @torch.amp.custom_fwd(device_type="cpu")
     def forward(ctx, x: torch.Tensor, weight: torch.Tensor, dilation: int) -> torch.Tensor:  # type: ignore[override]
         ctx.save_for_backward(x, weight)
         ctx.dilation = dilation
@@ -61,15 +63,16 @@ class _DepthwiseConvFn(torch.autograd.Function):
         return F.conv2d(x, weight, padding=pad, dilation=dilation, groups=x.shape[1])
 
     @staticmethod
+    @torch.amp.custom_bwd(device_type="cpu")
     def backward(ctx, grad_out: torch.Tensor):  # type: ignore[override]
         x, weight = ctx.saved_tensors
         d, k = ctx.dilation, weight.shape[-1]
         pad = d * (k - 1) // 2
         grad_x = grad_w = None
         if ctx.needs_input_grad[0]:
-            grad_x = F.conv2d(grad_out, weight.flip(-2, -1), padding=pad, dilation=d, groups=x.shape[1])
+            grad_x = F.conv2d(grad_out, weight.flip(-2, -1), padding=pad, dilation=d, groups=x.shape[1]).to(x.dtype)
         if ctx.needs_input_grad[1]:
-            grad_w = depthwise_weight_grad(x.contiguous(), grad_out.contiguous(), k, d)
+            grad_w = depthwise_weight_grad(x.contiguous(), grad_out.contiguous(), k, d).to(weight.dtype)
         return grad_x, grad_w, None
 
 
