@@ -26,6 +26,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from partnas_lib import threads
 from partnas_lib.config import Config
 from partnas_lib.data.datasets import load_split
 from partnas_lib.eval.evaluate import evaluate_model
@@ -252,6 +253,7 @@ def evaluate(cfg: Config, out: str | Path) -> dict[str, Any]:
         "protocol": protocol_card(cfg),
         "model_kind": cfg.model.kind,
         "genotype": genotype.to_json()["parts"] if genotype is not None else None,
+        "machine": threads.describe(),
     })
     run.write_json(run.metrics, metrics)
     np.savez_compressed(run.predictions, pred_mm=pred.astype(np.float32), gt_mm=test.joints_3d)

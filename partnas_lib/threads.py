@@ -23,6 +23,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import platform
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -161,6 +162,13 @@ def rebalance(log: logging.Logger | None = None) -> int:
 
 
 def describe() -> dict[str, object]:
-    """What a run records about its threads (``metrics.json``)."""
-    return {"torch_threads": torch.get_num_threads(), "cores": available_cores(),
-            "policy": "pinned" if _policy.pinned is not None else "auto"}
+    """What a run records about the machine and its threads (``metrics.json``: timings from
+    different machines or thread counts do not compare)."""
+    cpu = platform.processor()
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return {"cpu": cpu, "cores": available_cores(), "torch_threads": torch.get_num_threads(),
+            "thread_policy": "pinned" if _policy.pinned is not None else "auto",
+            "torch": torch.__version__, "platform": platform.platform()}

@@ -26,7 +26,7 @@ SETS = [a for o in TINY for a in ("--set", o)]
 
 def _ablate(out: Path, *extra: str) -> int:
     return cli.main(["ablate", "--preset", "smoke", "--seeds", "0", "1", "--out", str(out), "--no-progress",
-                     *SETS, *extra])
+                     "--threads", "1", *SETS, *extra])
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -71,6 +71,23 @@ def test_every_variant_runs_end_to_end(ablation):
     assert md == ablation_markdown(data)
     for name in VARIANTS:
         assert f"| {name} |" in md
+
+
+@pytest.mark.slow
+def test_parallel_workers_give_the_sequential_results(ablation, tmp_path):
+    """--workers 2 runs the (variant, seed) runs in two single-thread processes: the same runs, so
+    the same numbers as the sequential single-thread ablation, bit for bit."""
+    _, sequential = ablation
+    out = tmp_path / "parallel"
+    assert _ablate(out, "--workers", "2", "--variants", "baseline", "random") == 0
+    parallel = json.loads((out / "ablation.json").read_text())
+    assert list(parallel["variants"]) == ["baseline", "random"]
+    for name in ("baseline", "random"):
+        for a, b in zip(parallel["variants"][name]["runs"], sequential["variants"][name]["runs"], strict=True):
+            assert (a["seed"], a["mpjpe"], a["pa_mpjpe"], a["genotype"]) == (b["seed"], b["mpjpe"], b["pa_mpjpe"],
+                                                                              b["genotype"])
+    log = (out / "baseline" / "seed0" / "log.txt").read_text()
+    assert "1 torch threads" in log and "torch threads ->" not in log  # pinned: never rebalanced
 
 
 def test_random_genotypes_are_valid_and_seeded(ablation):

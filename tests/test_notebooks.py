@@ -45,9 +45,9 @@ def smoke_parameters(name: str) -> dict[str, Any]:
     return {
         "01_data": {**common, "NUM_SAMPLES": 12},
         "02_search_space": common,
-        "03_search": {**common, **run, "SEEDS": [0, 1]},
+        "03_search": {**common, **run, "SEEDS": [0, 1], "THREADS": "auto"},
         "04_architectures": {**common, **run},
-        "05_results": {**common, **run, "NUM_WORST": 4},
+        "05_results": {**common, **run, "NUM_WORST": 4, "THREADS": "auto"},
         "06_multi_person": {**common, **run, "NUM_PEOPLE": 3, "SCENE_SEED": 0},
     }[name]
 

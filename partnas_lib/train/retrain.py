@@ -69,7 +69,8 @@ def run_retrain(cfg: Config, run: RunDir, genotype: Genotype | None, resume: boo
 
     params = sum(p.numel() for p in model.parameters())
     log.info(f"retrain: {cfg.model.kind} network, {len(train)} samples, {params / 1e6:.3f} M parameters, "
-             f"device={device}" + (f", {dist.world_size} processes x batch {batch}" if dist.enabled else ""))
+             f"device={device}, {torch.get_num_threads()} torch threads"
+             + (f", {dist.world_size} processes x batch {batch}" if dist.enabled else ""))
     net = distributed.wrap(model, device)
     timer = Timer()
     steps = num_batches(len(train), r.batch_size)

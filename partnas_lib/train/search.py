@@ -86,7 +86,8 @@ def run_search(cfg: Config, run: RunDir, resume: bool = False) -> Genotype:
         history, sums = ckpt["history"], dict(ckpt.get("sums", zero))
 
     log.info(f"search: {len(half_w)} samples for weights, {len(half_a)} for alpha/beta; "
-             f"{len(model.grouping)} parts, K={s.partial_channels}, edge_norm={s.edge_norm}, device={device}"
+             f"{len(model.grouping)} parts, K={s.partial_channels}, edge_norm={s.edge_norm}, device={device}, "
+             f"{torch.get_num_threads()} torch threads"
              + (f", {dist.world_size} processes x batch {batch}" if dist.enabled else ""))
     net = distributed.wrap(model, device)
     timer = Timer()
