@@ -9,7 +9,7 @@ The separable and dilated ops of the search space (:mod:`partnas_lib.nas.ops`) a
 with kernel size ``k``, dilation ``d`` and "same" padding ``p = d (k - 1) / 2``.  On a CPU,
 oneDNN runs the forward pass of every such conv fast, and the backward pass fast only for
 ``3 x 3`` kernels without dilation; ``5 x 5`` and dilated kernels fall back to code that is
-5-20x slower than their forward pass (measured in ``benchmarks/bench_models.py``'s profile).
+5-20x slower than their forward pass on NCHW tensors (``benchmarks/bench_depthwise.py``).
 That one kernel dominated the training time of the searched networks on CPU.
 
 The backward pass needs two tensors, and both can be written as *forward* convolutions:
@@ -31,8 +31,8 @@ The backward pass needs two tensors, and both can be written as *forward* convol
 :class:`DepthwiseConv2d` is a drop-in ``nn.Conv2d(c, c, k, groups=c)`` whose parameters,
 initialisation and results are those of ``nn.Conv2d``; only how the gradient is computed
 differs (a test compares both with ``torch.autograd.gradcheck`` and against ``nn.Conv2d``).
-It uses this path on CPU for the kernels oneDNN handles slowly and ``nn.Conv2d``'s own
-everywhere else (GPUs, ``3 x 3`` without dilation).
+It uses this path on CPU where it measured faster (:meth:`DepthwiseConv2d.uses_fast_backward`)
+and ``nn.Conv2d``'s own everywhere else (GPUs, ``3 x 3`` without dilation, most NHWC cases).
 """
 
 from __future__ import annotations
@@ -87,8 +87,16 @@ class DepthwiseConv2d(nn.Conv2d):
                          groups=channels, bias=False)
 
     def uses_fast_backward(self, x: torch.Tensor) -> bool:
-        """CPU, and a kernel oneDNN's own backward handles slowly (anything but 3x3, dilation 1)."""
-        return x.device.type == "cpu" and (self.kernel_size[0] != 3 or self.dilation[0] != 1)
+        """Where this module's backward beats oneDNN's own (``benchmarks/bench_depthwise.py``):
+        on CPU, NCHW tensors, every kernel but ``3x3`` without dilation (0.2-0.8x the time);
+        on NHWC (channels_last) tensors, whose oneDNN kernels are faster, only ``5x5`` with
+        dilation 2 (0.15-0.6x at one part's 16 channels; the others are within noise of 1x)."""
+        if x.device.type != "cpu":
+            return False
+        k, d = self.kernel_size[0], self.dilation[0]
+        if x.is_contiguous(memory_format=torch.channels_last) and x.shape[1] > 1:
+            return k == 5 and d == 2
+        return k != 3 or d != 1
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.uses_fast_backward(x) and torch.is_grad_enabled() and (x.requires_grad or self.weight.requires_grad):
