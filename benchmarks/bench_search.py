@@ -146,6 +146,7 @@ def main() -> None:
     p.add_argument("--device", default="cuda" if _cuda() else "cpu")
     p.add_argument("--reference-tree", default=None, metavar="DIR",
                    help="also time the PC-DARTS step of another checkout (e.g. `git worktree add /tmp/ref f6225cd`)")
+    p.add_argument("--reference-runs", type=int, default=5, help="fresh processes per checkout, in turns")
     p.add_argument("--out", default=str(RESULTS / "bench_search.json"))
     p.add_argument("--variant", choices=sorted(VARIANTS), help=argparse.SUPPRESS)
     p.add_argument("--measure", choices=["memory", "time"], default="memory", help=argparse.SUPPRESS)
@@ -166,10 +167,9 @@ def main() -> None:
     reference = None
     if args.reference_tree:  # the same step, same batch, on the other checkout's partnas_lib
         ref_env = {**env, "PYTHONPATH": str(Path(args.reference_tree).resolve())}
-        times = {}
-        for tree, e in (("this", env), ("reference", ref_env)):  # in turns, three times each
-            times[tree] = []
-            for _ in range(3):
+        times = {"this": [], "reference": []}
+        for _ in range(args.reference_runs):  # in turns: this, reference, this, reference, ...
+            for tree, e in (("this", env), ("reference", ref_env)):
                 out = subprocess.run([*_cmd(args, "pcdarts"), "--measure", "time"], env=e, capture_output=True,
                                      text=True, check=True).stdout
                 times[tree].append(json.loads(out.strip().splitlines()[-1])["step_seconds_median"])
