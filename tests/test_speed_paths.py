@@ -161,3 +161,37 @@ def test_depthwise_conv_under_cpu_autocast_gives_float32_gradients():
     ref.weight.data.copy_(conv.weight.data)
     ref(x.detach()).sum().backward()
     torch.testing.assert_close(conv.weight.grad, ref.weight.grad, rtol=0.05, atol=0.05 * ref.weight.grad.abs().max().item())
+
+
+@pytest.mark.parametrize("k", [1, 4])
+def test_mixed_edge_equals_the_darts_sum_over_ops(k):
+    """DARTS Eq. 2 written plainly -- every op called as a module, times its weight, summed --
+    against MixedEdge (ReLU shared, none skipped, weights folded into the ops' BatchNorms)."""
+    import copy
+
+    from partnas_lib.nas.cells import channel_shuffle
+
+    torch.manual_seed(0)
+    c, parts = 8, 2
+    edge = MixedEdge(c, DEFAULT_OPS, k, parts).train()
+    plain_ops = copy.deepcopy(edge.ops)
+    x = torch.randn(4, parts * c, 8, 8)
+    alpha = torch.randn(parts, len(DEFAULT_OPS), requires_grad=True)
+    y = edge(x, torch.softmax(alpha, -1))
+    (grad_alpha,) = torch.autograd.grad((y * torch.linspace(-1, 1, y.numel()).view_as(y)).sum(), alpha)
+
+    alpha2 = alpha.detach().clone().requires_grad_(True)
+    w = torch.softmax(alpha2, -1)
+    a = c // k
+    xa = x.view(4, parts, c, 8, 8)[:, :, :a].reshape(4, parts * a, 8, 8)
+    mixed = sum(op(xa) * w[:, i].repeat_interleave(a).view(1, -1, 1, 1) for i, op in enumerate(plain_ops))
+    if k > 1:
+        rest = x.view(4, parts, c, 8, 8)[:, :, a:]
+        mixed = channel_shuffle(torch.cat([mixed.view(4, parts, a, 8, 8), rest], 2).view(4, parts * c, 8, 8), k, parts)
+    torch.testing.assert_close(y, mixed)
+    (grad_plain,) = torch.autograd.grad((mixed * torch.linspace(-1, 1, y.numel()).view_as(y)).sum(), alpha2)
+    torch.testing.assert_close(grad_alpha, grad_plain, rtol=1e-4, atol=1e-6)
+    for m, n in zip(edge.ops.modules(), plain_ops.modules(), strict=True):  # running statistics moved alike
+        if isinstance(m, nn.BatchNorm2d):
+            torch.testing.assert_close(m.running_mean, n.running_mean)
+            assert int(m.num_batches_tracked) == int(n.num_batches_tracked) == 1
