@@ -166,7 +166,7 @@ def test_depthwise_conv_under_cpu_autocast_gives_float32_gradients():
 @pytest.mark.parametrize("k", [1, 4])
 def test_mixed_edge_equals_the_darts_sum_over_ops(k):
     """DARTS Eq. 2 written plainly -- every op called as a module, times its weight, summed --
-    against MixedEdge (ReLU shared, none skipped, weights folded into the ops' BatchNorms)."""
+    against MixedEdge (ReLU shared by the conv ops, the none op skipped, one multiply-add per op)."""
     import copy
 
     from partnas_lib.nas.cells import channel_shuffle
