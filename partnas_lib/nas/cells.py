@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from partnas_lib.nas.genotype import NUM_INPUTS, NUM_NODES, CellGenotype, edge_index
-from partnas_lib.nas.ops import ReLUConvBN, ReLUFirst, Zero, apply_ops, build_op
+from partnas_lib.nas.ops import ReLUConvBN, Zero, apply_ops, build_op, run_op
 
 
 def channel_shuffle(x: torch.Tensor, groups: int, parts: int = 1) -> torch.Tensor:
@@ -67,6 +67,9 @@ class MixedEdge(nn.Module):
         self.active = channels // partial_channels
         blocks = sources * parts
         self.ops = nn.ModuleList(build_op(name, blocks * self.active, affine=False, groups=blocks) for name in ops)
+        # the none op adds exactly nothing to the mixture and passes no gradient to its input, so
+        # it is not computed (its alpha still matters through the softmax over all ops' weights)
+        self.computed = [i for i, op in enumerate(self.ops) if not isinstance(op, Zero)]
 
     def forward(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         """One edge (``sources = 1``): ``x`` ``(B, P C, H, W)``, ``weights`` ``(P, num_ops)``."""
@@ -102,21 +105,14 @@ class MixedEdge(nn.Module):
             xa = torch.cat(list(xs), dim=1) if len(xs) > 1 else xs[0]
         flat = weights.reshape(-1, weights.shape[-1])  # (S P, num_ops), source-major like the channels
         mixed = None
-        for i, y in self._op_outputs(xa):
+        for i, y in zip(self.computed, apply_ops([self.ops[i] for i in self.computed], xa)):
             w_i = per_channel(flat[:, i], a)
             mixed = y * w_i if mixed is None else torch.addcmul(mixed, y, w_i)  # one pass per op
+        if mixed is None:  # only the none op
+            mixed = torch.zeros_like(xa)
         if len(xs) > 1:
             mixed = mixed.reshape(b, len(xs), p * a, h, w).sum(1)
         return mixed, bypass
-
-    def _op_outputs(self, x: torch.Tensor) -> list[tuple[int, torch.Tensor]]:
-        """``(op index, op(x))`` for every op but ``none``: the zero op adds exactly nothing to
-        the mixture and passes no gradient to its input, so it is not computed (its alpha still
-        matters through the softmax that normalises all ops' weights)."""
-        keep = [i for i, op in enumerate(self.ops) if not isinstance(op, Zero)]
-        if not keep:
-            return [(0, torch.zeros_like(x))]
-        return list(zip(keep, apply_ops([self.ops[i] for i in keep], x)))
 
     def assemble(self, mixed: torch.Tensor, bypass: torch.Tensor) -> torch.Tensor:
         """Join the active and bypassed channels of each part and shuffle them (K > 1)."""
@@ -203,16 +199,8 @@ class FixedCell(nn.Module):
 
     def forward(self, s0: torch.Tensor, s1: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
         states = self.inputs(s0, s1, size)
-        activated: dict[int, torch.Tensor] = {}  # relu(state), computed once per state (ReLUFirst)
+        relu_cache: dict[int, torch.Tensor] = {}  # relu(state), computed once per state (run_op)
         for node, ops in zip(self.genotype.nodes, self.edge_ops):
-            outs = []
-            for (_, src), op in zip(node, ops):
-                if isinstance(op, ReLUFirst):
-                    if src not in activated:
-                        activated[src] = F.relu(states[src])
-                    outs.append(op.forward_activated(activated[src]))
-                else:
-                    outs.append(op(states[src]))
-            states.append(sum(outs))
+            states.append(sum(run_op(op, states[src], relu_cache, src) for (_, src), op in zip(node, ops)))
         return torch.cat(states[NUM_INPUTS:], dim=1)
 

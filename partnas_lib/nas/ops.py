@@ -123,18 +123,21 @@ OPS: dict[str, OpFactory] = {
 }
 
 
+def run_op(op: nn.Module, x: torch.Tensor, relu_cache: dict[int, torch.Tensor], key: int) -> torch.Tensor:
+    """``op(x)``.  A :class:`ReLUFirst` op takes ``relu(x)`` from ``relu_cache[key]`` (computed on
+    first use), so every op that reads the same input (same ``key``) shares one ReLU."""
+    if not isinstance(op, ReLUFirst):
+        return op(x)
+    if key not in relu_cache:
+        relu_cache[key] = F.relu(x)
+    return op.forward_activated(relu_cache[key])
+
+
 def apply_ops(ops: Sequence[nn.Module], x: torch.Tensor) -> list[torch.Tensor]:
     """Every op of ``ops`` on the same input ``x``; the ReLU that DARTS's conv ops start with is
-    computed once for all of them (:class:`ReLUFirst`)."""
-    activated: torch.Tensor | None = None
-    out = []
-    for op in ops:
-        if isinstance(op, ReLUFirst):
-            activated = F.relu(x) if activated is None else activated
-            out.append(op.forward_activated(activated))
-        else:
-            out.append(op(x))
-    return out
+    computed once for all of them (:func:`run_op`)."""
+    relu_cache: dict[int, torch.Tensor] = {}
+    return [run_op(op, x, relu_cache, 0) for op in ops]
 
 
 def build_op(name: str, channels: int, affine: bool, groups: int = 1) -> nn.Module:
