@@ -175,11 +175,11 @@ def print_table(result: dict) -> None:
 
 
 def machine(threads: int) -> dict:
-    cpu = ""
     try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+        from partnas_lib.threads import describe
+        cpu = str(describe()["cpu"])
+    except ImportError:  # a --reference-tree checkout that predates it
+        cpu = platform.processor()
     return {"platform": platform.platform(), "processor": cpu or platform.processor(), "cpus": os.cpu_count(),
             "torch": torch.__version__, "threads": threads, "load_average_1min": os.getloadavg()[0]}
 

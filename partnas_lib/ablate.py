@@ -31,7 +31,7 @@ import json
 import math
 import subprocess
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -169,10 +169,6 @@ def _worker_init(threads_per_worker: int) -> None:
     threads.configure(threads_per_worker)
 
 
-def _run_in_worker(cfg: Config, out: Path) -> None:
-    run_one(cfg, out)
-
-
 def run_parallel(jobs: Sequence[tuple[Config, Path]], workers: int) -> None:
     """Run (or resume) the ``(config, run directory)`` jobs in ``workers`` parallel processes of
     ``cores // workers`` torch threads each (at least one).
@@ -192,11 +188,7 @@ def run_parallel(jobs: Sequence[tuple[Config, Path]], workers: int) -> None:
     threads.release()  # this process only waits: its cores are the workers'
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=_worker_init,
                              initargs=(per_worker,)) as pool:
-        futures = []
-        for cfg, out in jobs:
-            quiet = Config.from_dict(cfg.to_dict())
-            quiet.progress = False
-            futures.append(pool.submit(_run_in_worker, quiet, out))
+        futures = [pool.submit(run_one, replace(cfg, progress=False), out) for cfg, out in jobs]
         for f in futures:
             f.result()  # re-raises a worker's error here
 

@@ -47,10 +47,6 @@ def _common(p: argparse.ArgumentParser, needs_out: bool = True) -> None:
                    help="where the rendered people's poses come from: 'procedural' or 'bvh:/path/to/folder' "
                         "(shortcut for --set data.pose_source=...)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    _threads(p)
-
-
-def _threads(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", default="auto", metavar="N|auto",
                    help="torch CPU threads: N pins them; auto (default) shares the cores with the other "
                         "partnas jobs running on this machine (see partnas_lib/threads.py)")

@@ -30,6 +30,8 @@ from pathlib import Path
 
 import torch
 
+from partnas_lib.data.datasets import default_cache_dir
+
 #: seconds between two looks at the registry during training
 CHECK_EVERY_S = 5.0
 
@@ -43,9 +45,8 @@ def available_cores() -> int:
 
 
 def registry_dir() -> Path:
-    from_env = os.environ.get("PARTNAS_CACHE")
-    base = Path(from_env) if from_env else Path.home() / ".cache" / "partnas"
-    return base / "threads"
+    """``threads/`` in partnas's cache folder (``$PARTNAS_CACHE`` or ``~/.cache/partnas``)."""
+    return default_cache_dir() / "threads"
 
 
 def _alive(pid: int) -> bool:
@@ -87,10 +88,11 @@ class ThreadPolicy:
     registered: Path | None = None
     last_check: float = 0.0
 
-    def threads_now(self) -> int:
+    def threads_now(self, jobs: int | None = None) -> int:
+        """The pinned count, or the cores split among ``jobs`` (default: the live registered jobs)."""
         if self.pinned is not None:
             return self.pinned
-        return max(1, available_cores() // max(1, live_jobs()))
+        return max(1, available_cores() // max(1, live_jobs() if jobs is None else jobs))
 
 
 _policy = ThreadPolicy()
@@ -154,10 +156,11 @@ def rebalance(log: logging.Logger | None = None) -> int:
     if now - _policy.last_check < CHECK_EVERY_S:
         return torch.get_num_threads()
     _policy.last_check = now
-    n = _policy.threads_now()
+    jobs = live_jobs()
+    n = _policy.threads_now(jobs)
     if n != torch.get_num_threads():
         torch.set_num_threads(n)
-        (log or _log).info(f"torch threads -> {n} ({live_jobs()} partnas job(s) on {available_cores()} cores)")
+        (log or _log).info(f"torch threads -> {n} ({jobs} partnas job(s) on {available_cores()} cores)")
     return n
 
 

@@ -56,6 +56,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from partnas_lib.data.datasets import default_cache_dir
 from partnas_lib.skeleton import JOINT_NAMES, NUM_JOINTS
 
 #: Bump when reading, retargeting or the cached arrays change: part of every cache key.
@@ -739,7 +740,7 @@ def folder_fingerprint(root: str | Path, skeleton: str | None = None) -> str:
 
 def default_mocap_cache() -> Path:
     """``$PARTNAS_CACHE/bvh`` (or ``~/.cache/partnas/bvh``): retargeted clips, outside the repo."""
-    return Path(os.environ.get("PARTNAS_CACHE", Path.home() / ".cache" / "partnas")) / "bvh"
+    return default_cache_dir() / "bvh"
 
 
 def _clip_cache_file(cache_dir: Path, path: Path, skeleton: str | None) -> Path:

@@ -77,8 +77,8 @@ def resolve_precision(cfg: Config, device: torch.device, log: logging.Logger | N
     Why the exception (measured with ``benchmarks/bench_models.py`` / ``bench_search.py``): on a
     CPU, oneDNN's convolutions, BatchNorm and pooling are 1.3-2x faster on NHWC tensors, which
     makes the derived networks and the baseline train faster; but the supernet's partial
-    channels split and shuffle channels on every edge, and a channel permutation of an NHWC
-    tensor is a strided gather per pixel, which costs more than NHWC saves.
+    channels split the channels of every edge and shuffle them at every node, and a channel
+    permutation of an NHWC tensor is a strided gather per pixel, which costs more than NHWC saves.
     """
     if cfg.train.amp and device.type != "cuda" and log is not None:
         log.info(f"train.amp requested, but the device is {device.type}: switched off (CUDA option)")

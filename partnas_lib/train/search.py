@@ -33,9 +33,9 @@ from partnas_lib.nas.genotype import Genotype, edge_index
 from partnas_lib.train import distributed
 from partnas_lib.train.checkpoint import load_resumable, restore_training_state, save_checkpoint
 from partnas_lib.train.loop import (RunDir, Timer, check_finite, check_finite_parameters, check_free_space,
-                                    checkpoint_bytes, epoch_order, get_logger, iterate_batches, num_batches,
-                                    pose_loss, make_adam, prepare_model, resolve_device, resolve_precision, seed_everything,
-                                    should_checkpoint)
+                                    checkpoint_bytes, epoch_order, get_logger, iterate_batches, make_adam,
+                                    num_batches, pose_loss, prepare_model, resolve_device, resolve_precision,
+                                    seed_everything, should_checkpoint)
 
 CHECKPOINT = "search_last.pt"
 
