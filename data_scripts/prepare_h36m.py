@@ -54,7 +54,7 @@ if str(REPO) not in sys.path:  # run as a plain script from a checkout
 from partnas_lib.data.h36m import (ACTION_NAMES, ALL_CAMERAS, CAMERA_IDS, H36M_32_TO_17,  # noqa: E402
                                    cdf_files, h36m_camera, index_recordings, read_cdf_pose, subject_key,
                                    tight_bbox)
-from partnas_lib.train.checkpoint import atomic_write_text  # noqa: E402
+from partnas_lib.io import atomic_write_text  # noqa: E402
 
 IMAGE_ID_STRIDE = 10**7
 

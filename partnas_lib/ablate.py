@@ -41,7 +41,7 @@ from partnas_lib.config import Config, apply_overrides
 from partnas_lib.nas.agreement import format_agreement, genotype_agreement
 from partnas_lib.nas.genotype import Genotype
 from partnas_lib.skeleton import get_grouping
-from partnas_lib.train.checkpoint import atomic_write_text
+from partnas_lib.io import atomic_write_text
 
 SCHEMA_VERSION = 1
 #: per-part errors are always reported on this grouping, whatever grouping a variant searched

@@ -15,6 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from partnas_lib.io import read_json, write_json
+from partnas_lib.nas.ops import OPS
+from partnas_lib.skeleton import get_grouping
+
 #: PC-DARTS primitives (method.md Sec. 2).  Each names a factory in :mod:`partnas_lib.nas.ops`.
 DEFAULT_OPS: list[str] = [
     "none", "max_pool_3x3", "avg_pool_3x3", "skip_connect",
@@ -143,12 +147,6 @@ class RetrainConfig:
     color_augment: float = 0.2
     occlusion_augment: float = 0.5  # probability of a pasted noise rectangle
 
-    def augment_config(self) -> "AugmentConfig":
-        from partnas_lib.data.transforms import AugmentConfig
-
-        return AugmentConfig(flip=self.flip_augment, scale=self.scale_augment, rotation_deg=self.rotation_augment,
-                             color=self.color_augment, occlusion_prob=self.occlusion_augment)
-
     @property
     def augments(self) -> bool:
         return self.flip_augment or any(v > 0 for v in (self.scale_augment, self.rotation_augment,
@@ -205,9 +203,7 @@ class Config:
         return dataclasses.asdict(self)
 
     def save(self, path: str | Path) -> None:
-        from partnas_lib.train.checkpoint import atomic_write_text
-
-        atomic_write_text(Path(path), json.dumps(self.to_dict(), indent=2) + "\n")
+        write_json(path, self.to_dict())
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str = "config") -> "Config":
@@ -215,18 +211,13 @@ class Config:
 
     @classmethod
     def load(cls, path: str | Path) -> "Config":
-        from partnas_lib.train.checkpoint import read_json_file
-
         path = Path(path)
-        cfg = cls.from_dict(read_json_file(path, "config file"), where=str(path))
+        cfg = cls.from_dict(read_json(path, "config file"), where=str(path))
         cfg.validate()
         return cfg
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first out-of-range field."""
-        from partnas_lib.nas.ops import OPS
-        from partnas_lib.skeleton import get_grouping
-
         checks: list[tuple[str, bool, str]] = [
             ("data.image_size", self.data.image_size >= 32 and self.data.image_size % 32 == 0,
              "a multiple of 32, at least 32"),

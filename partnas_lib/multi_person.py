@@ -37,8 +37,9 @@ import torch
 
 from partnas_lib.camera import crop_to_image
 from partnas_lib.config import Config
-from partnas_lib.data.datasets import default_cache_dir, load_split
-from partnas_lib.data.h36m import DataFormatError, as_array, process_bbox, read_json, read_rgb, require
+from partnas_lib.data.datasets import load_split
+from partnas_lib.data.h36m import process_bbox, read_rgb
+from partnas_lib.io import DataFormatError, as_array, default_cache_dir, read_json, require, to_jsonable
 from partnas_lib.data.multi import (FRAME_WIDTH, MultiPersonFrame, crop_antialiased, frame_samples, load_frame,
                                     load_multi_split, split_layout)
 from partnas_lib.data.sample import SampleArrays
@@ -503,7 +504,7 @@ def evaluate_multi(cfg: Config, out: str | Path, dataset: str = "synthetic-multi
     metrics["model"] = {"preset": cfg.preset, "model_kind": cfg.model.kind, "params": count_parameters(model),
                         "rootnet_params": count_parameters(net) if net is not None else None}
     metrics["seconds"] = timer.seconds
-    run.write_json(run.root / MULTI_METRICS, _jsonable(metrics))
+    run.write_json(run.root / MULTI_METRICS, to_jsonable(metrics))
     log.info(f"evaluate ({dataset}): 3DPCK_rel {metrics['pck3d_rel']:.1f}, 3DPCK_abs {metrics['pck3d_abs']:.1f}, "
              f"AUC_rel {metrics['auc_rel']:.1f}, root error {metrics['root_error_mm']:.0f} mm "
              f"(mean-depth guess {metrics['mean_depth_root_error_mm']:.0f} mm) on {len(gt)} people")
@@ -526,19 +527,6 @@ def _flat_matching(gt_2d: np.ndarray, gt_ids: Sequence[int], pred_2d: np.ndarray
         m = match_people(np.asarray(gt_2d)[rows], np.asarray(pred_2d)[q], threshold)
         out[rows] = [q[j] if j >= 0 else -1 for j in m]
     return out
-
-
-def _jsonable(value: Any) -> Any:
-    """NaN -> None (strict JSON), numpy scalars -> Python numbers, recursively."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (np.floating, float)):
-        return None if np.isnan(value) else float(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
 
 
 # --------------------------------------------------------------------------------------------

@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
+import numpy as np
+
 JOINT_NAMES: tuple[str, ...] = (
     "pelvis",  # 0 (root)
     "r_hip",  # 1
@@ -51,6 +53,14 @@ FLIP_PAIRS: tuple[tuple[int, int], ...] = ((1, 4), (2, 5), (3, 6), (11, 14), (12
 PARENTS: tuple[int, ...] = tuple(
     next((p for p, c in BONES if c == j), -1) for j in range(NUM_JOINTS)
 )
+
+
+def bone_lengths(joints_mm: np.ndarray) -> np.ndarray:
+    r"""``(..., 16)`` lengths (mm) of the bones of ``joints_mm`` ``(..., 17, 3)``, in
+    :data:`BONES` order: :math:`\lVert X_{child} - X_{parent} \rVert_2`."""
+    j = np.asarray(joints_mm, dtype=np.float64)
+    parents, children = zip(*BONES)
+    return np.linalg.norm(j[..., list(children), :] - j[..., list(parents), :], axis=-1)
 
 
 def flip_permutation() -> list[int]:

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import torch
 
-from partnas_lib.data.datasets import default_cache_dir
+from partnas_lib.io import default_cache_dir
 
 #: seconds between two looks at the registry during training
 CHECK_EVERY_S = 5.0

@@ -85,7 +85,7 @@ def test_malformed_config_json_names_the_file(tmp_path, capsys):
     bad.write_text('{"seed": 1, "model": {"trunk_depth": 18,')
     out = tmp_path / "run"
     assert_clean_error(["reproduce", "--config", str(bad), "--out", str(out)], out,
-                       [f"config file {bad} is not valid JSON", "line 1"], capsys)
+                       [f"{bad}: config file is malformed JSON", "line 1"], capsys)
     bad.write_text('{"seed": 1, "model": {"trunk_depth": 18, "colour": 3}}')
     assert_clean_error(["reproduce", "--config", str(bad), "--out", str(out)], out,
                        [str(bad), "unknown field(s) ['colour'] in ModelConfig"], capsys)
@@ -93,7 +93,7 @@ def test_malformed_config_json_names_the_file(tmp_path, capsys):
     assert_clean_error(["reproduce", "--config", str(bad), "--out", str(out)], out,
                        "config field retrain.epochs = -2 is out of range", capsys)
     assert_clean_error(["reproduce", "--config", str(tmp_path / "nope.json"), "--out", str(out)], out,
-                       f"config file {tmp_path / 'nope.json'} does not exist", capsys)
+                       f"{tmp_path / 'nope.json'}: config file not found", capsys)
 
 
 # --------------------------------------------------------------------------------------------
@@ -111,9 +111,9 @@ def test_malformed_genotype_json_names_the_file(genotype_file, tmp_path, capsys)
     genotype_file.write_text(genotype_file.read_text()[:-30])
     out = tmp_path / "run"
     assert_clean_error(["retrain", "--out", str(out), *TINY, "--genotype", str(genotype_file)], out,
-                       f"genotype file {genotype_file} is not valid JSON", capsys)
+                       f"{genotype_file}: genotype file is malformed JSON", capsys)
     assert_clean_error(["retrain", "--out", str(out), *TINY, "--genotype", str(tmp_path / "none.json")], out,
-                       f"genotype file {tmp_path / 'none.json'} does not exist", capsys)
+                       f"{tmp_path / 'none.json'}: genotype file not found", capsys)
 
 
 @pytest.mark.parametrize("edit,message", [
@@ -257,6 +257,6 @@ def test_bad_input_on_resume_leaves_the_existing_run_alone(tmp_path, capsys, cac
     assert cli.main(["search", "--out", str(out), *TINY]) == 0
     before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
     code, err = run_cli(["retrain", "--out", str(out), "--genotype", str(tmp_path / "missing.json")], capsys)
-    assert code == 2 and "missing.json does not exist" in err
+    assert code == 2 and "missing.json: " in err and "not found" in err
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
     shutil.rmtree(out)

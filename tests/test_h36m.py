@@ -14,7 +14,8 @@ import pytest
 import format_fixtures as ff
 from partnas_lib.camera import H36M_INTRINSICS
 from partnas_lib.data import h36m
-from partnas_lib.data.h36m import DataFormatError, H36MSelection, PickleConsentError
+from partnas_lib.data.h36m import H36MSelection
+from partnas_lib.io import DataFormatError, PickleConsentError
 
 ALL_FRAMES = H36MSelection(subjects=ff.H36M_SUBJECTS, frame_step=1, cameras=ff.H36M_CAMERAS)
 REPO = Path(__file__).resolve().parents[1]
@@ -219,7 +220,7 @@ def test_malformed_json_names_file(copy_of):
     root = copy_of("i2l")
     path = root / "annotations" / "Human36M_subject9_data.json"
     path.write_text(path.read_text()[:-40])
-    with pytest.raises(DataFormatError, match=r"Human36M_subject9_data\.json: malformed JSON at line 1"):
+    with pytest.raises(DataFormatError, match=r"Human36M_subject9_data\.json: annotation file is malformed JSON at line 1"):
         h36m.load_h36m(root, selection=ALL_FRAMES, with_images=False)
 
 

@@ -11,7 +11,7 @@ import torch
 
 import format_fixtures as ff
 from partnas_lib.data import h36m, mpii
-from partnas_lib.data.h36m import DataFormatError
+from partnas_lib.io import DataFormatError
 from partnas_lib.data.sample import PoseDataset
 from partnas_lib.skeleton import JOINT_NAMES
 

@@ -12,7 +12,7 @@ import scipy.io
 
 import format_fixtures as ff
 from partnas_lib.data import mupots
-from partnas_lib.data.h36m import DataFormatError
+from partnas_lib.io import DataFormatError
 from partnas_lib.skeleton import JOINT_NAMES
 
 
@@ -130,7 +130,7 @@ def test_json_errors_name_file_and_field(tmp_path, trees):
     with pytest.raises(DataFormatError, match=r"MuPoTS-3D\.json: field annotations\[2\]\.keypoints_cam has 14 joints"):
         mupots.load_mupots(root, with_images=False)
     path.write_text("{\"images\": [")
-    with pytest.raises(DataFormatError, match=r"MuPoTS-3D\.json: malformed JSON"):
+    with pytest.raises(DataFormatError, match=r"MuPoTS-3D\.json: .*malformed JSON"):
         mupots.load_mupots(root, with_images=False)
 
 

@@ -172,7 +172,7 @@ def test_malformed_genotypes_are_rejected_with_the_field(tmp_path, mutate, messa
 def test_genotype_file_that_is_not_json(tmp_path):
     path = tmp_path / "g.json"
     path.write_text("{not json")
-    with pytest.raises(ValueError, match=f"genotype file {path} is not valid JSON"):
+    with pytest.raises(ValueError, match=f"{path}: genotype file is malformed JSON"):
         Genotype.load(path)
 
 

@@ -56,7 +56,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from partnas_lib.data.datasets import default_cache_dir
+from partnas_lib.io import default_cache_dir
 from partnas_lib.skeleton import JOINT_NAMES, NUM_JOINTS
 
 #: Bump when reading, retargeting or the cached arrays change: part of every cache key.

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
 from partnas_lib.config import Config
 from partnas_lib.data.sample import SampleArrays
-
-
-def default_cache_dir() -> Path:
-    """``$PARTNAS_CACHE`` or ``~/.cache/partnas``: rendered synthetic splits are kept there."""
-    return Path(os.environ.get("PARTNAS_CACHE", Path.home() / ".cache" / "partnas"))
+from partnas_lib.io import default_cache_dir
 
 
 def load_split(cfg: Config, split: str) -> SampleArrays:

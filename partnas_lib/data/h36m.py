@@ -59,6 +59,7 @@ import numpy as np
 
 from partnas_lib.camera import Camera
 from partnas_lib.data.sample import SampleArrays
+from partnas_lib.io import DataFormatError, PickleConsentError, as_array, read_json, require
 from partnas_lib.skeleton import NUM_JOINTS
 
 # --------------------------------------------------------------------------------------------
@@ -102,70 +103,6 @@ DEPTH_RANGE_MM: tuple[float, float] = (2000.0, 8000.0)
 MIN_INSIDE_FRACTION = 0.9
 
 DEFAULT_IMAGE_SIZE = 256
-
-
-# --------------------------------------------------------------------------------------------
-# Errors and JSON (shared with mupots.py and mpii.py)
-# --------------------------------------------------------------------------------------------
-
-class DataFormatError(ValueError):
-    """A data file exists but does not hold what its layout promises.
-
-    Messages start with the file and name the field, e.g.
-    ``.../Human36M_subject1_joint_3d.json: field ['2']['1']['0'] has 16 joints, expected 17``.
-    """
-
-
-class PickleConsentError(ValueError):
-    """A file needs unpickling and the caller did not pass ``allow_pickle=True``."""
-
-
-def read_json(path: Path, what: str = "file") -> Any:
-    """Parse a JSON file; a missing or malformed file raises an error naming it."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: {what} not found")
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except json.JSONDecodeError as err:
-        raise DataFormatError(
-            f"{path}: malformed JSON at line {err.lineno} column {err.colno}: {err.msg}"
-        ) from None
-    except UnicodeDecodeError as err:
-        raise DataFormatError(f"{path}: not UTF-8 text ({err})") from None
-
-
-def require(mapping: Any, key: str, path: Path, where: str) -> Any:
-    """``mapping[key]``, or a :class:`DataFormatError` naming the file and the missing field."""
-    if not isinstance(mapping, dict):
-        raise DataFormatError(f"{path}: {where} must be a JSON object, got {type(mapping).__name__}")
-    if key not in mapping:
-        raise DataFormatError(f"{path}: {where} has no field {key!r}")
-    return mapping[key]
-
-
-def as_array(value: Any, shape: tuple[int, ...], path: Path | str, field: str,
-             dtype: type = np.float64) -> np.ndarray:
-    """``value`` as an array of ``shape``; a wrong joint count or shape names the field.
-
-    A leading dimension of 17 in ``shape`` is reported as a joint count ("has 16 joints,
-    expected 17"), the most common mistake (a 16-joint MPII array, a 32-joint raw array).
-    """
-    try:
-        arr = np.asarray(value, dtype=dtype)
-    except (TypeError, ValueError):
-        raise DataFormatError(f"{path}: field {field} is not a numeric array") from None
-    if arr.shape != shape:
-        if len(shape) >= 1 and shape[0] == NUM_JOINTS and arr.ndim == len(shape) and arr.shape[1:] == shape[1:]:
-            raise DataFormatError(
-                f"{path}: field {field} has {arr.shape[0]} joints, expected {NUM_JOINTS} "
-                "(Human3.6M-17 order, formats.md)"
-            )
-        raise DataFormatError(f"{path}: field {field} has shape {arr.shape}, expected {shape}")
-    if dtype is np.float64 and not np.all(np.isfinite(arr)):
-        raise DataFormatError(f"{path}: field {field} contains NaN or infinite values")
-    return arr
 
 
 # --------------------------------------------------------------------------------------------

@@ -42,9 +42,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from partnas_lib.data.h36m import (DEFAULT_IMAGE_SIZE, DataFormatError, SampleCollector, progress_bar, as_array,
-                                   process_bbox, read_json, require, tight_bbox)
+from partnas_lib.data.h36m import DEFAULT_IMAGE_SIZE, SampleCollector, process_bbox, progress_bar, tight_bbox
 from partnas_lib.data.sample import SampleArrays
+from partnas_lib.io import DataFormatError, as_array, read_json, require
 from partnas_lib.skeleton import NUM_JOINTS
 
 #: MuPoTS-3D joint order (MPI-INF-3DHP test order).

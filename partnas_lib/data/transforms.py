@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from partnas_lib.config import RetrainConfig
 from partnas_lib.skeleton import flip_permutation
 
 
@@ -42,6 +43,12 @@ class AugmentConfig:
     rotation_prob: float = 0.6
     color: float = 0.2
     occlusion_prob: float = 0.5
+
+    @classmethod
+    def from_retrain(cls, r: RetrainConfig) -> "AugmentConfig":
+        """The augmentations a retraining config asks for (``retrain.*_augment``)."""
+        return cls(flip=r.flip_augment, scale=r.scale_augment, rotation_deg=r.rotation_augment,
+                   color=r.color_augment, occlusion_prob=r.occlusion_augment)
 
 
 def augment_batch(images: torch.Tensor, target: torch.Tensor, vis: torch.Tensor, heatmap_width: int,

@@ -19,6 +19,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from partnas_lib.io import read_json, write_json
+from partnas_lib.nas.ops import OPS
+
 NUM_INPUTS = 2
 NUM_NODES = 3
 GENOTYPE_VERSION = 1
@@ -65,16 +68,12 @@ class Genotype:
         }
 
     def save(self, path: str | Path) -> None:
-        from partnas_lib.train.checkpoint import atomic_write_text
-
-        atomic_write_text(Path(path), json.dumps(self.to_json(), indent=2) + "\n")
+        write_json(path, self.to_json())
 
     @classmethod
     def load(cls, path: str | Path) -> "Genotype":
-        from partnas_lib.train.checkpoint import read_json_file
-
         path = Path(path)
-        return cls.from_json(read_json_file(path, "genotype file"), where=str(path))
+        return cls.from_json(read_json(path, "genotype file"), where=str(path))
 
     @classmethod
     def from_json(cls, data: Any, where: str = "genotype") -> "Genotype":
@@ -115,8 +114,6 @@ class Genotype:
 
 
 def _parse_cell(raw: Any, ops: Sequence[str], where: str) -> CellGenotype:
-    from partnas_lib.nas.ops import OPS
-
     if not isinstance(raw, list) or len(raw) != NUM_NODES:
         raise ValueError(f"{where}: expected a list of {NUM_NODES} nodes, got {raw!r}")
     nodes = []

@@ -19,7 +19,6 @@ import io
 import logging
 import os
 import random
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -27,57 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
-
-def atomic_write_bytes(path: Path, data: bytes, previous: Path | None = None) -> None:
-    """Write ``data`` to ``path`` atomically; with ``previous``, the old ``path`` (if any) is
-    renamed to ``previous`` just before the new file takes its place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        if previous is not None and path.exists():
-            os.replace(path, previous)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make the renames durable (POSIX); a no-op where directories cannot be opened."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def read_json_file(path: Path, what: str, missing_hint: str = "") -> Any:
-    """Parse the JSON file ``path``; a missing or malformed file gives an error naming it as
-    ``what`` ("config file", "genotype file", ...)."""
-    import json
-
-    try:
-        return json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{what} {path} does not exist{missing_hint}") from None
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{what} {path} is not valid JSON: {e}") from None
+from partnas_lib.io import atomic_write_bytes, read_json
 
 
 def rng_state() -> dict[str, Any]:

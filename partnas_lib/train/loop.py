@@ -28,7 +28,7 @@ from partnas_lib.data.sample import SampleArrays
 from partnas_lib.models.integral import VolumeGeometry, integral_l1_loss
 from partnas_lib.data.transforms import AugmentConfig, augment_batch
 from partnas_lib.train import distributed
-from partnas_lib.train.checkpoint import atomic_write_text
+from partnas_lib.io import atomic_write_text
 
 
 def seed_everything(seed: int) -> None:

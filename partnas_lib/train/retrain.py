@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 from partnas_lib import threads
 from partnas_lib.config import Config
 from partnas_lib.data.datasets import load_split
+from partnas_lib.data.transforms import AugmentConfig
 from partnas_lib.models.build import build_model
 from partnas_lib.models.heads import PartPoseNet
 from partnas_lib.nas.genotype import Genotype
@@ -98,7 +99,7 @@ def run_retrain(cfg: Config, run: RunDir, genotype: Genotype | None, resume: boo
             threads.rebalance(log)
             opt.zero_grad(set_to_none=True)
             loss = pose_loss(net, b, model.geometry, device, augment=augment,
-                             augment_cfg=r.augment_config(), precision=precision)
+                             augment_cfg=AugmentConfig.from_retrain(r), precision=precision)
             check_finite(loss, f"retrain epoch {epoch + 1} step {step}")
             loss.backward()
             opt.step()

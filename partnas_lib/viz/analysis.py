@@ -26,7 +26,8 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from partnas_lib.nas.genotype import NUM_INPUTS, CellGenotype, Genotype
-from partnas_lib.train.checkpoint import read_json_file
+from partnas_lib.io import read_json, to_jsonable
+from partnas_lib.skeleton import BONES, FLIP_PAIRS, bone_lengths
 
 #: Ops without weights.  DARTS searches are known to drift towards them ("skip-connection
 #: collapse"): they make the supernet easy to train early on, long before they make it good.
@@ -116,7 +117,7 @@ class SearchHistory:
         path = Path(path)
         if path.is_dir():
             path = path / "search" / "alpha_history.json"
-        data = read_json_file(path, "search history", " (has the search run?)")
+        data = read_json(path, "search history", " (has the search run?)")
         return cls.from_json(data, where=str(path))
 
     @property
@@ -314,15 +315,6 @@ def per_sample_errors(pred_mm: np.ndarray, gt_mm: np.ndarray) -> np.ndarray:
     return joint_errors(np.asarray(pred_mm, np.float64), np.asarray(gt_mm, np.float64)).mean(axis=1)
 
 
-def bone_lengths(joints_mm: np.ndarray) -> np.ndarray:
-    """``(..., 16)`` lengths of the skeleton's bones (mm), in :data:`partnas_lib.skeleton.BONES` order."""
-    from partnas_lib.skeleton import BONES
-
-    j = np.asarray(joints_mm, dtype=np.float64)
-    parents, children = zip(*BONES)
-    return np.linalg.norm(j[..., list(children), :] - j[..., list(parents), :], axis=-1)
-
-
 def reprojection_errors(arrays: Any) -> np.ndarray:
     """``(N, 17)`` pixel distance between the 2D joints and the 3D joints projected with the
     pinhole intrinsics (``u = fx X / Z + cx``): ~0 for undistorted cameras, a few px where a
@@ -335,8 +327,6 @@ def reprojection_errors(arrays: Any) -> np.ndarray:
 
 def left_right_asymmetry(joints_mm: np.ndarray) -> np.ndarray:
     """``(...,)`` largest length difference (mm) between a left bone and its right twin."""
-    from partnas_lib.skeleton import BONES, FLIP_PAIRS
-
     mirror = {a: b for a, b in FLIP_PAIRS} | {b: a for a, b in FLIP_PAIRS}
     lengths = bone_lengths(joints_mm)
     index = {bone: k for k, bone in enumerate(BONES)}
@@ -352,8 +342,6 @@ def person_heights(joints_mm: np.ndarray) -> np.ndarray:
     """``(...,)`` skeleton height (mm): head top to the lower ankle along the body, i.e. the sum
     of the bones head-nose-thorax-spine-pelvis-hip-knee-ankle of the longer leg (pose-independent)."""
     lengths = bone_lengths(joints_mm)
-    from partnas_lib.skeleton import BONES
-
     k = {bone: i for i, bone in enumerate(BONES)}
     spine = sum(lengths[..., k[b]] for b in ((0, 7), (7, 8), (8, 9), (9, 10)))
     right = sum(lengths[..., k[b]] for b in ((0, 1), (1, 2), (2, 3)))
@@ -391,23 +379,8 @@ def split_limbs(values: Mapping[str, float]) -> dict[str, float]:
             "torso": float(np.mean(rest)) if rest else float("nan")}
 
 
-def to_jsonable(value: Any) -> Any:
-    """numpy scalars/arrays, tuples and Paths -> plain JSON types (for metrics files)."""
-    if isinstance(value, Mapping):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return to_jsonable(value.tolist())
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, Path):
-        return str(value)
-    return value
-
-
 __all__ = [
-    "OP_RF_GROWTH", "PARAMETER_FREE_OPS", "SearchHistory", "absolute_errors", "alpha_entropy", "bone_lengths",
+    "OP_RF_GROWTH", "PARAMETER_FREE_OPS", "SearchHistory", "absolute_errors", "alpha_entropy", 
     "cell_conv_depth", "cell_op_counts", "cell_receptive_field", "edge_scores", "entropy",
     "head_receptive_field", "is_limb", "left_right_asymmetry",
     "min_pairwise_distance", "op_parameter_counts", "op_share", "parameter_free_fraction", "parameter_free_share",

@@ -26,7 +26,8 @@ import numpy as np
 from partnas_lib.config import Config, apply_overrides, get_preset
 from partnas_lib.nas.genotype import Genotype
 from partnas_lib.train.loop import RunDir
-from partnas_lib.viz.analysis import SearchHistory, to_jsonable
+from partnas_lib.io import read_json, to_jsonable, write_json
+from partnas_lib.viz.analysis import SearchHistory
 
 
 def setup(plotly_renderer: str | None = "plotly_mimetype+notebook_connected", threads: int | None = None) -> None:
@@ -216,9 +217,8 @@ def load_ablation(path: str | Path) -> dict[str, Any]:
     (:func:`partnas_lib.ablate.validate_ablation` names the first bad field).  Show it with
     :func:`partnas_lib.ablate.ablation_markdown` and :func:`partnas_lib.viz.results.plot_ablation`."""
     from partnas_lib.ablate import validate_ablation
-    from partnas_lib.train.checkpoint import read_json_file
 
-    data = read_json_file(path, "ablation file")
+    data = read_json(path, "ablation file")
     validate_ablation(data)
     return data
 
@@ -247,14 +247,12 @@ def write_metrics(path: str | Path, metrics: Mapping[str, Any]) -> Path:
     Non-finite floats are refused: a notebook whose numbers are NaN has silently failed, and
     the notebook tests read these files to catch exactly that.
     """
-    data = to_jsonable(dict(metrics))
-    bad = [k for k, v in _flatten(data) if isinstance(v, float) and not math.isfinite(v)]
+    raw = json.loads(json.dumps(dict(metrics), default=lambda v: v.tolist() if hasattr(v, "tolist") else str(v)))
+    bad = [k for k, v in _flatten(raw) if isinstance(v, float) and not math.isfinite(v)]
     if bad:
         raise ValueError(f"write_metrics: non-finite values for {bad}")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2) + "\n")
-    return path
+    write_json(path, metrics)
+    return Path(path)
 
 
 def _flatten(data: Any, prefix: str = "") -> list[tuple[str, Any]]:
