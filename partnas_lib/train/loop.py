@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from partnas_lib.config import Config
+from partnas_lib.data.batches import epoch_order, iterate_batches, make_batch, num_batches  # noqa: F401 (re-exported)
 from partnas_lib.data.sample import SampleArrays
 from partnas_lib.models.integral import VolumeGeometry, integral_l1_loss
 from partnas_lib.data.transforms import AugmentConfig, augment_batch
@@ -106,42 +107,6 @@ def prepare_model(model: nn.Module, cfg: Config, device: torch.device, precision
         if log is not None:
             log.info(f"BatchNorm statistics synchronised over {distributed.info().world_size} processes (train.sync_bn)")
     return model
-
-
-# --------------------------------------------------------------------------------------------
-# batches
-
-
-def epoch_order(n: int, seed: int, epoch: int, shuffle: bool = True) -> np.ndarray:
-    if not shuffle:
-        return np.arange(n)
-    g = torch.Generator().manual_seed(seed * 100_003 + epoch)
-    return torch.randperm(n, generator=g).numpy()
-
-
-def make_batch(arrays: SampleArrays, idx: np.ndarray, device: torch.device) -> dict[str, torch.Tensor]:
-    """Slice ``arrays`` at ``idx`` into tensors; images become float ``(B, 3, S, S)`` in [0, 1]."""
-    images = torch.from_numpy(arrays.images[idx]).to(device).permute(0, 3, 1, 2).float().div_(255.0)
-    return {
-        "image": images.contiguous(),
-        "joints_2d": torch.from_numpy(arrays.joints_2d[idx]),
-        "joints_3d": torch.from_numpy(arrays.joints_3d[idx]),
-        "joints_vis": torch.from_numpy(arrays.joints_vis[idx]),
-        "has_3d": torch.from_numpy(arrays.has_3d[idx]),
-        "bbox": torch.from_numpy(arrays.bbox[idx]),
-        "index": torch.from_numpy(np.asarray(idx)),
-    }
-
-
-def iterate_batches(arrays: SampleArrays, order: np.ndarray, batch_size: int, device: torch.device,
-                    drop_last: bool = True) -> Iterator[dict[str, torch.Tensor]]:
-    stop = len(order) - (len(order) % batch_size if drop_last else 0)
-    for start in range(0, stop, batch_size):
-        yield make_batch(arrays, order[start:start + batch_size], device)
-
-
-def num_batches(n: int, batch_size: int, drop_last: bool = True) -> int:
-    return n // batch_size if drop_last else -(-n // batch_size)
 
 
 def pose_loss(model: nn.Module, batch: dict[str, torch.Tensor], geometry: VolumeGeometry, device: torch.device,
