@@ -1,6 +1,7 @@
 # Two commands do everything on a fresh machine:
 #   make demo   - set up .venv and run the main job (search + retrain + evaluate, cpu preset)
-#   make test   - set up .venv with the dev extras and run the whole test suite
+#   make test   - set up .venv with the dev extras, lint, and run the whole test suite
+# While developing: make test-fast (unit tests only, about 2 minutes on 2 cores), make lint.
 # TORCH selects the torch requirement installed first; the default is the CPU build that CPU
 # machines (CI, Binder, laptops) want.  On a GPU machine: make demo TORCH='torch>=2.3'.
 
@@ -12,7 +13,7 @@ OUT ?= runs/demo
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
-.PHONY: demo test setup setup-dev notebooks clean
+.PHONY: demo test test-fast lint setup setup-dev notebooks clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,7 +35,14 @@ setup-dev: $(VENV)/.setup-dev
 demo: $(VENV)/.setup
 	$(VENV)/bin/partnas reproduce --preset $(PRESET) --out $(OUT)
 
-test: $(VENV)/.setup-dev
+lint: $(VENV)/.setup-dev
+	$(VENV)/bin/ruff check partnas_lib tests benchmarks data_scripts notebooks/build_notebooks.py
+	$(VENV)/bin/lint-imports
+
+test-fast: $(VENV)/.setup-dev
+	$(PY) -m pytest -q -p no:cacheprovider -m "not slow and not notebooks" tests
+
+test: lint
 	$(PY) -m pytest -q -p no:cacheprovider tests
 	$(PY) -m pytest -q -p no:cacheprovider --nbval-lax notebooks/_executed/*.ipynb
 

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from partnas_lib.config import get_preset
-from partnas_lib.data.synthetic import generate_synthetic
+from partnas_lib.data.synth.synthetic import generate_synthetic
 from partnas_lib.models.build import build_derived
 from partnas_lib.nas.genotype import Genotype, random_cell
 from partnas_lib.skeleton import get_grouping
@@ -68,7 +68,8 @@ def main() -> None:
     cpu, paper = get_preset("cpu"), get_preset("paper")
     rows = {
         "render_cpu_preset_per_s": render_rate(cpu.data.image_size, args.samples, cpu.data.supersample),
-        "render_paper_preset_per_s": render_rate(paper.data.image_size, max(32, args.samples // 8), paper.data.supersample),
+        "render_paper_preset_per_s": render_rate(paper.data.image_size, max(32, args.samples // 8),
+                                                 paper.data.supersample),
         "train_cpu_preset_images_per_s": train_rate(args.steps),
     }
     rows["render_over_train_cpu"] = rows["render_cpu_preset_per_s"] / rows["train_cpu_preset_images_per_s"]

@@ -1,6 +1,6 @@
 """Baseline vs part-aware network: parameters, multiply-adds, CPU latency and training speed.
 
-The paper's efficiency claim (method.md Sec. 1): against the ResNet-50 + deconvolution network
+The paper's efficiency claim (docs/method.md Sec. 1): against the ResNet-50 + deconvolution network
 of 3DMPPE (34.3 M parameters, 8.4 G multiply-adds at 256x256), the part-aware network has 62 %
 (ECCV) / 64.4 % (IJCV) fewer parameters at roughly the same / 8.5 % fewer multiply-adds.  This
 benchmark measures, for the ``cpu`` and ``paper`` presets:
@@ -53,13 +53,16 @@ TIMING = {"smoke": (16, 3, 16, 2), "cpu": (32, 8, 32, 8), "paper": (1, 3, 2, 2)}
 
 
 def _speed_options(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.nn.Module, torch.Tensor, object]:
-    """The memory format and optimiser the library's retrain uses (``train.loop``), so that the
+    """The memory format and optimiser the library's retrain uses (``train.device``), so that the
     figures are what a user gets; a ``--reference-tree`` checkout without them runs plain."""
+    from partnas_lib.config import get_preset as _preset
     try:
-        from partnas_lib.config import get_preset as _preset
-        from partnas_lib.train.loop import make_adam, resolve_precision
-    except ImportError:  # the reference checkout predates these helpers
-        return model, x, lambda params: torch.optim.Adam(params, lr=1e-3)
+        from partnas_lib.train.device import make_adam, resolve_precision
+    except ImportError:  # a reference checkout from before the one-loop layout
+        try:
+            from partnas_lib.train.loop import make_adam, resolve_precision
+        except ImportError:  # the reference checkout predates these helpers
+            return model, x, lambda params: torch.optim.Adam(params, lr=1e-3)
     precision = resolve_precision(_preset("cpu"), torch.device("cpu"))
     model = precision.model(model)
     if precision.channels_last:

@@ -1,7 +1,7 @@
 """Search step cost: plain DARTS (K=1, no edge normalisation) vs PC-DARTS (K=4, edge normalisation).
 
 PC-DARTS (Xu et al. 2020) sends only ``1/K`` of a cell's channels through the mixed ops, which
-is what lets it search with large batches in little memory (method.md Sec. 4: 0.1 GPU-day in
+is what lets it search with large batches in little memory (docs/method.md Sec. 4: 0.1 GPU-day in
 under 4 GB on CIFAR-10).  This benchmark measures, on the *same batch* and the same supernet
 otherwise, the time and the peak memory of one search step -- an architecture step (forward +
 backward on the alpha/beta half) plus a weight step (forward + backward + clip + Adam), as in
@@ -87,10 +87,13 @@ def worker(args: argparse.Namespace) -> dict:
     vis = torch.ones(args.batch, 17, device=device)
     has3d = torch.ones(args.batch, device=device)
     try:  # the optimiser the library's search uses; a --reference-tree checkout may predate it
-        from partnas_lib.train.loop import make_adam
+        from partnas_lib.train.device import make_adam
     except ImportError:
-        def make_adam(params, device, **kw):  # type: ignore[no-redef]
-            return torch.optim.Adam(params, **kw)
+        try:
+            from partnas_lib.train.loop import make_adam
+        except ImportError:
+            def make_adam(params, device, **kw):  # type: ignore[no-redef]
+                return torch.optim.Adam(params, **kw)
     w_opt = make_adam(model.weight_parameters(), device, lr=1e-3)
     a_opt = make_adam(model.arch_parameters(), device, lr=6e-4, betas=(0.5, 0.999), weight_decay=1e-3)
 

@@ -29,13 +29,15 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run as a plain script from a checkout
     sys.path.insert(0, str(REPO))
 
+from partnas_lib.data.mocap.check import check_bvh_folder, format_bvh_report  # noqa: E402
+
 BANDAI_GIT = "https://github.com/BandaiNamcoResearchInc/Bandai-Namco-Research-Motiondataset.git"
 BANDAI_FOLDERS = {
     "bandai-namco-1": "dataset/Bandai-Namco-Research-Motiondataset-1",
     "bandai-namco-2": "dataset/Bandai-Namco-Research-Motiondataset-2",
 }
 
-INSTRUCTIONS = f"""\
+INSTRUCTIONS = """\
 Real motion capture for partnas (any folder of .bvh files; nothing is copied into the repository)
 
 1. Bandai Namco Research Motion Dataset (licence CC BY-NC 4.0: attribution, non-commercial use only)
@@ -55,7 +57,7 @@ Real motion capture for partnas (any folder of .bvh files; nothing is copied int
 Then check the folder and render with it:
     partnas data check --dataset bvh --root /path/to/folder
     partnas reproduce --preset cpu --out runs/mocap --set data.pose_source=bvh:/path/to/folder
-Other BVH skeletons: add a SkeletonMap to partnas_lib.data.bvh.SKELETONS.
+Other BVH skeletons: add a SkeletonMap to partnas_lib.data.mocap.retarget.SKELETONS.
 """
 
 
@@ -114,8 +116,6 @@ def main(argv: list[str] | None = None) -> int:
     except RuntimeError as err:
         print(f"fetch_mocap: error: {err}", file=sys.stderr)
         return 2
-    from partnas_lib.data.bvh import check_bvh_folder, format_bvh_report
-
     report = check_bvh_folder(clips)
     print(format_bvh_report(report))
     print(f"\nUse it with:  --set data.pose_source=bvh:{clips}")

@@ -6,14 +6,14 @@ Human3.6M is licensed: download it yourself from the official site, then run::
     python data_scripts/prepare_h36m.py --src /data/h36m_original --out /data/Human36M \\
         --subjects 1 5 6 7 8 9 11 --frame-steps 5 64
 
-Input (formats.md, layout 3), per subject ``S{n}``:
+Input (docs/formats.md, layout 3), per subject ``S{n}``:
 
 - ``MyPoseFeatures/D3_Positions/<take>.cdf``: world joints, variable ``Pose`` (1, N, 96) mm;
 - ``MyPoseFeatures/D2_Positions/<take>.<camid>.cdf``: 2D joints (1, N, 64) px (optional: when
   absent they are projected with the packaged, distorted camera);
 - ``Videos/<take>.<camid>.mp4``: the 50 Hz videos (not needed with ``--no-images``).
 
-Output (layout 1, read by :func:`partnas_lib.data.h36m.load_h36m_3dmppe`):
+Output (layout 1, read by :func:`partnas_lib.data.datasets.h36m_3dmppe.load_h36m_3dmppe`):
 
 - ``annotations/Human36M_subject{S}_data.json`` (COCO style: images + annotations with
   ``keypoints_vis`` and ``bbox``, the tight box of the 17 2D joints), ``_camera.json``
@@ -23,8 +23,8 @@ Output (layout 1, read by :func:`partnas_lib.data.h36m.load_h36m_3dmppe`):
 
 Frames kept: every frame index divisible by one of ``--frame-steps`` (default 5 and 64: 3DMPPE
 trains on every 5th frame and tests on every 64th).  Takes are numbered as the loaders do
-(:func:`partnas_lib.data.h36m.index_recordings`: the two takes of an action, sorted by name,
-are subactions 1 and 2).  Image ids are ``subject * 10**7 + running index``.
+(:func:`partnas_lib.data.datasets.h36m_facts.index_recordings`: the two takes of an action, sorted
+by name, are subactions 1 and 2).  Image ids are ``subject * 10**7 + running index``.
 
 The script is resumable: existing JPEGs are kept (a video whose frames all exist is not even
 opened), JSON files are rewritten only with ``--overwrite``, and every file is written to a
@@ -51,9 +51,17 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run as a plain script from a checkout
     sys.path.insert(0, str(REPO))
 
-from partnas_lib.data.h36m import (ACTION_NAMES, ALL_CAMERAS, CAMERA_IDS, H36M_32_TO_17,  # noqa: E402
-                                   cdf_files, h36m_camera, index_recordings, read_cdf_pose, subject_key,
-                                   tight_bbox)
+from partnas_lib.data.datasets.h36m_cdf import cdf_files, read_cdf_pose  # noqa: E402
+from partnas_lib.data.datasets.h36m_facts import (  # noqa: E402
+    ACTION_NAMES,
+    ALL_CAMERAS,
+    CAMERA_IDS,
+    H36M_32_TO_17,
+    h36m_camera,
+    index_recordings,
+    subject_key,
+)
+from partnas_lib.data.images import tight_bbox  # noqa: E402
 from partnas_lib.io import atomic_write_text  # noqa: E402
 
 IMAGE_ID_STRIDE = 10**7
@@ -121,7 +129,8 @@ def missing_inputs(src: Path, subjects: Sequence[int], cameras: Sequence[int], v
             missing.append(str(err))
             continue
         if videos:
-            missing.extend(str(v) for take in takes for c in cameras if not (v := video_path(src, s, take, c)).is_file())
+            videos_needed = (video_path(src, s, take, c) for take in takes for c in cameras)
+            missing.extend(str(v) for v in videos_needed if not v.is_file())
     return missing
 
 

@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 from IPython.display import Markdown, display
 
-from partnas_lib.viz import notebook as nb
+from partnas_lib import notebook as nb
 
 nb.setup()  # plotly renderer for JupyterLab + HTML export
 """
@@ -71,9 +71,10 @@ NUM_SAMPLES = 32        # synthetic samples to draw and browse
 METRICS_OUT = "01_data.metrics.json"
 """),
     code(SETUP + """
-from partnas_lib.data.synthetic import generate_synthetic, split_seed
-from partnas_lib.skeleton import BONES, JOINT_NAMES, get_grouping
-from partnas_lib.viz import analysis, images, skeleton3d
+from partnas_lib.data.synth.synthetic import generate_synthetic, split_seed
+from partnas_lib.skeleton import BONES, JOINT_NAMES, bone_lengths, get_grouping
+from partnas_lib.eval import analysis as eval_analysis
+from partnas_lib.viz import images, skeleton3d
 
 cfg = nb.make_config(PRESET)
 print(f"preset {cfg.preset}: {cfg.data.image_size} x {cfg.data.image_size} crops, parts = {cfg.model.parts}")
@@ -106,7 +107,7 @@ projecting the 3D joints lands on the 2D joints.
     code("""
 arrays = generate_synthetic(split_seed(cfg.data.seed, "train"), 0, NUM_SAMPLES, cfg.data.image_size,
                             supersample=cfg.data.supersample)
-reproj = analysis.reprojection_errors(arrays)
+reproj = eval_analysis.reprojection_errors(arrays)
 print(f"{len(arrays)} samples; reprojection error: max {reproj.max():.2e} px "
       "(synthetic cameras have no lens distortion)")
 print(f"root depth: {arrays.root_depth.min() / 1000:.1f} - {arrays.root_depth.max() / 1000:.1f} m from the camera")
@@ -147,9 +148,9 @@ Bone lengths are constant along a body and symmetric: the kinematic chain cannot
 thigh or make a left forearm longer than the right one -- unlike "template + noise" poses.
 """),
     code("""
-lengths = analysis.bone_lengths(arrays.joints_3d)            # (N, 16) mm
-asym = analysis.left_right_asymmetry(arrays.joints_3d)        # (N,) mm, largest left/right difference
-heights = analysis.person_heights(arrays.joints_3d)           # (N,) mm, head top to lowest ankle
+lengths = bone_lengths(arrays.joints_3d)            # (N, 16) mm
+asym = eval_analysis.left_right_asymmetry(arrays.joints_3d)        # (N,) mm, largest left/right difference
+heights = eval_analysis.person_heights(arrays.joints_3d)           # (N,) mm, head top to lowest ankle
 print(f"mean bone length {lengths.mean():.0f} mm; largest left/right difference {asym.max():.2e} mm")
 print(f"skeleton heights (head top to ankle): {heights.min():.0f} - {heights.max():.0f} mm")
 """),
@@ -194,7 +195,7 @@ partnas reproduce --preset paper --out runs/h36m --set data.dataset=h36m --set d
 By default that uses the 3DMPPE protocol subsets (`data.train_subset`, `data.test_subset`:
 train S1, S5-S8 every 5th frame, test S9 and S11 every 64th frame).  Everything downstream --
 the `Sample` record, the crops, this notebook's viewers -- is the same for real and synthetic
-data: `partnas_lib.data.datasets.load_split(cfg, "test")` gives arrays these viewers take.
+data: `partnas_lib.data.splits.load_split(cfg, "test")` gives arrays these viewers take.
 """),
     code("""
 metrics = {
@@ -254,7 +255,8 @@ from partnas_lib.models.heads import count_parameters
 from partnas_lib.nas.cells import MixedEdge, channel_shuffle
 from partnas_lib.nas.genotype import Genotype, derive_cell, edge_index, random_cell
 from partnas_lib.skeleton import get_grouping
-from partnas_lib.viz import analysis, search as viz
+from partnas_lib.nas import analysis as nas_analysis
+from partnas_lib.viz import cells, search as viz
 
 cfg = nb.make_config(PRESET)
 ops, C = cfg.search.ops, cfg.model.head_channels
@@ -275,7 +277,7 @@ intermediate; each intermediate node sums one edge from **every** earlier node, 
 print(f"{len(edge_index())} edges (source, target):", edge_index())
 """),
     code("""
-fig = viz.draw_cell(viz.supernet_cell(), title="the supernet cell: all 9 edges, each a mixed edge")
+fig = cells.draw_cell(cells.supernet_cell(), title="the supernet cell: all 9 edges, each a mixed edge")
 """),
     md("""
 ## 2. The candidate ops
@@ -286,8 +288,8 @@ separable convolutions stack two depthwise-separable convs; dilated convs spread
 twice the span.  Costs at this preset's `C`:
 """),
     code("""
-op_params = analysis.op_parameter_counts(ops, C)
-fig = viz.plot_op_parameters(op_params, C)
+op_params = nas_analysis.op_parameter_counts(ops, C)
+fig = cells.plot_op_parameters(op_params, C)
 """),
     md("""
 ## 3. The mixed edge (DARTS) and partial channels (PC-DARTS)
@@ -342,7 +344,7 @@ for e, (src, dst) in enumerate(edge_index()):
     if dst == 4:
         alpha[e, ops.index("dil_conv_5x5")] = 2.0 + 0.1 * src   # the later sources win node 4
 cell = derive_cell(alpha, beta=None, ops=ops, edges_per_node=2)
-fig = viz.draw_cell(cell, title="derived from a hand-made alpha")
+fig = cells.draw_cell(cell, title="derived from a hand-made alpha")
 """),
     md("""
 A derived network keeps only those edges, one op each, with all `C` channels.  Its size
@@ -356,7 +358,7 @@ random_genotype = Genotype({p: random_cell(rng, ops) for p in grouping.part_name
 derived_params = nb.head_parameters(cfg, random_genotype)
 display(Markdown(f"derived network with random cells: **{derived_params['total']:,}** parameters "
                  f"(trunk {derived_params['trunk']:,}); the supernet has {count_parameters(supernet):,}"))
-fig = viz.draw_cells(random_genotype, title="a random cell per part")
+fig = cells.draw_cells(random_genotype, title="a random cell per part")
 """),
     code("""
 metrics = {
@@ -411,7 +413,8 @@ METRICS_OUT = "03_search.metrics.json"
 threads.configure(THREADS)
 
 from partnas_lib.nas.agreement import format_agreement, genotype_agreement
-from partnas_lib.viz import analysis, search as viz
+from partnas_lib.nas import analysis as nas_analysis
+from partnas_lib.viz import cells, search as viz
 
 cfg = nb.make_config(PRESET)
 print(f"preset {cfg.preset}: {cfg.search.epochs} search epochs ({cfg.search.warmup_epochs} warm-up) "
@@ -476,10 +479,10 @@ fig = viz.plot_entropy(histories)
 Which ops win where -- per seed, how many of each part's kept edges use each op:
 """),
     code("""
-fig = viz.plot_op_counts(genotypes)
+fig = cells.plot_op_counts(genotypes)
 """),
     code("""
-fig = viz.draw_cells_grid(genotypes)
+fig = cells.draw_cells_grid(genotypes)
 agreement = genotype_agreement(list(genotypes.values()), labels=list(genotypes))
 similarity = agreement["mean"]["edge_op_jaccard_mean"]  # None for a single seed
 display(Markdown(format_agreement(agreement) + "\\n\\nEdge+op: the same connection with the same op. "
@@ -497,16 +500,16 @@ climbing steadily towards 1 is the collapse.  To provoke it, try
 """),
     code("""
 fig = viz.plot_parameter_free_share(histories)
-free = {label: {p: analysis.parameter_free_fraction(c) for p, c in g.cells.items()} for label, g in genotypes.items()}
+free = {label: {p: nas_analysis.parameter_free_fraction(c) for p, c in g.cells.items()} for label, g in genotypes.items()}
 from partnas_lib.viz.results import dict_table_markdown
 display(Markdown("Share of parameter-free edges in the derived cells:\\n\\n" + dict_table_markdown(free, "seed")))
 """),
     code("""
-entropy_final = analysis.alpha_entropy(history)[-1]
+entropy_final = nas_analysis.alpha_entropy(history)[-1]
 metrics = {
     "search_seconds": {label: h.search_seconds for label, h in histories.items()},
     "final_entropy": dict(zip(history.parts, entropy_final)),
-    "final_parameter_free_share": dict(zip(history.parts, analysis.parameter_free_share(history)[-1])),
+    "final_parameter_free_share": dict(zip(history.parts, nas_analysis.parameter_free_share(history)[-1])),
     "derived_parameter_free_fraction": free,
     "seed_similarity": similarity,
     "num_seeds": len(genotypes),
@@ -546,7 +549,9 @@ RUN_DIR = "../runs/notebooks-cpu"    # shared by notebooks 03-06: each stage run
 METRICS_OUT = "04_architectures.metrics.json"
 """),
     code(SETUP + """
-from partnas_lib.viz import analysis, results, search as viz
+from partnas_lib.eval import analysis as eval_analysis
+from partnas_lib.models import receptive_field
+from partnas_lib.viz import cells, results, search as viz
 
 cfg = nb.make_config(PRESET)
 genotype = nb.ensure_search(cfg, RUN_DIR)      # runs the search only if 03 has not
@@ -560,7 +565,7 @@ One cell type per part, stacked `head_cells` times with x2 up-sampling in betwee
 kept 2 incoming edges per node; colours and labels are the ops.
 """),
     code("""
-fig = viz.draw_cells(genotype, title=f"derived cells, {cfg.preset} preset, seed {cfg.seed}")
+fig = cells.draw_cells(genotype, title=f"derived cells, {cfg.preset} preset, seed {cfg.seed}")
 """),
     md("""
 ## 2. Receptive field per part
@@ -572,10 +577,10 @@ through the cell counts.  These are *theoretical* fields -- effective fields are
 they compare parts fairly.
 """),
     code("""
-trunk = analysis.trunk_receptive_fields(cfg.model.trunk_depth, cfg.model.trunk_stage)
+trunk = receptive_field.trunk_receptive_fields(cfg.model.trunk_depth, cfg.model.trunk_stage)
 summary = nb.architecture_summary(cfg, genotype)
 fields = {p: row["receptive_field_px"] for p, row in summary.items()}
-fig = viz.plot_receptive_fields(fields, trunk_field=trunk[-1][0], crop_size=cfg.data.image_size)
+fig = cells.plot_receptive_fields(fields, trunk_field=trunk[-1][0], crop_size=cfg.data.image_size)
 display(Markdown(results.dict_table_markdown(summary)))
 """),
     md("""
@@ -586,7 +591,7 @@ torso.  Averages over limb parts (arms, legs) and the rest (torso and head):
 """),
     code("""
 comparison = {
-    quantity: analysis.split_limbs({p: row[quantity] for p, row in summary.items()})
+    quantity: eval_analysis.split_limbs({p: row[quantity] for p, row in summary.items()})
     for quantity in ("receptive_field_px", "conv_depth", "parameter_free_fraction", "head_params")
 }
 display(Markdown(results.dict_table_markdown(comparison, "quantity")))
@@ -646,8 +651,9 @@ threads.configure(THREADS)
 
 from partnas_lib import pipeline
 from partnas_lib.ablate import ablation_markdown
-from partnas_lib.data.datasets import load_split
-from partnas_lib.viz import analysis, results, skeleton3d
+from partnas_lib.data.splits import load_split
+from partnas_lib.eval import analysis as eval_analysis
+from partnas_lib.viz import results, skeleton3d
 
 cfg = nb.make_config(PRESET)
 """),
@@ -681,7 +687,7 @@ Errors grow along the kinematic chains (wrists and ankles are hardest, the pelvi
 alignment root and scores 0).  Per sample:
 """),
     code("""
-errors = analysis.per_sample_errors(run.pred_mm, run.gt_mm)
+errors = eval_analysis.per_sample_errors(run.pred_mm, run.gt_mm)
 fig = results.plot_error_histogram(errors, run.metrics)
 """),
     md("""
@@ -747,7 +753,7 @@ skeleton3d.interactive_samples(test, run.pred_mm, cfg.model.parts, order=worst, 
 ## 4. The protocol card
 
 Numbers are only comparable when they measure the same thing.  `metrics.json` says what was
-measured (method.md Sec. 3: "Protocol 1/2" mean opposite things in different code bases, so
+measured (docs/method.md Sec. 3: "Protocol 1/2" mean opposite things in different code bases, so
 partnas names metrics by what they compute):
 """),
     code("""
@@ -791,7 +797,7 @@ The paper also reports multi-person results (MuPoTS-3D), using the 3DMPPE pipeli
 detector gives boxes, **RootNet** estimates each person's absolute root depth, and the pose
 network predicts each person's root-relative 3D pose, back-projected with the camera.
 
-**What exists now**: the MuPoTS-3D loaders (`partnas_lib/data/mupots.py`; check a copy with
+**What exists now**: the MuPoTS-3D loaders (`partnas_lib/data/datasets/mupots.py`; check a copy with
 `partnas data check --dataset mupots --root DIR`), and -- this notebook -- several synthetic
 people placed in one camera space, a rendered camera image, each person's crop, and the
 single-person network applied to every crop *with the ground-truth root depth*.
@@ -811,47 +817,56 @@ PRESET = "cpu"                       # smoke | cpu | paper
 RUN_DIR = "../runs/notebooks-cpu"    # shared by notebooks 03-06: each stage runs only once
 NUM_PEOPLE = 3
 SCENE_SEED = 0
+MIN_SEPARATION_MM = 1000.0           # floor distance between people's spots
 METRICS_OUT = "06_multi_person.metrics.json"
 """),
     code(SETUP + """
+from partnas_lib.data.synth import scene_splits, scenes
 from partnas_lib.eval.evaluate import predict_camera_mm, predict_coords
-from partnas_lib.viz import analysis, images, scene as scenes, skeleton3d
+from partnas_lib.eval import analysis as eval_analysis
+from partnas_lib.viz import images, skeleton3d
 
 cfg = nb.make_config(PRESET)
 """),
     md("""
 ## 1. One camera, several people
 
-`sample_scene` draws people exactly as the synthetic dataset does (body, action, position,
-heading), keeps them apart and inside the image, and looks at them with one camera.
+`scenes.sample_setup` sets a scene up as the synthetic multi-person data does: one camera,
+procedural people (body, action, heading) on spots of the floor a few metres in front of it and
+apart from one another.  `scenes.render_frame` poses everyone and ray casts them *together*, so
+the z-buffer puts a nearer person in front of a farther one; each person gets the 3DMPPE box
+around their joints, and `joints_vis` marks joints hidden by someone in front.
 """),
     code("""
-scene = scenes.sample_scene(SCENE_SEED, NUM_PEOPLE)
-image = scenes.render_scene(scene, size=256)
-labels = [f"{k}: {a}, {scene.joints_cam[k, 0, 2] / 1000:.1f} m" for k, a in enumerate(scene.actions)]
-fig = images.scene_image_figure(image, scene.bboxes, scene.image_wh, labels)
+setup = scenes.sample_setup(np.random.default_rng(SCENE_SEED), num_people=NUM_PEOPLE,
+                            min_separation_mm=MIN_SEPARATION_MM)
+frame = scenes.render_frame(setup, SCENE_SEED, frame=0)
+joints_cam = np.stack([p.joints_cam for p in frame.people])
+labels = [f"{k}: {p.action}, {p.root_depth / 1000:.1f} m" for k, p in enumerate(frame.people)]
+fig = images.scene_image_figure(frame.image, [p.bbox for p in frame.people], frame.size, labels)
 """),
     code("""
-skeleton3d.scene_figure(scene.joints_cam, scene.camera.intrinsics, scene.image_wh,
-                        names=[f"person {k}" for k in range(len(scene))],
+skeleton3d.scene_figure(joints_cam, frame.intrinsics, frame.size,
+                        names=[f"person {k}" for k in range(len(frame.people))],
                         title="camera space: everyone where they really are")
 """, ignore_output=True),
     md("""
 ## 2. Crops, then the single-person network
 
-Each person's crop (the 3DMPPE box) is what the network sees.  The network predicts, per
+Each person's crop (the 3DMPPE box, cut out of the frame -- people in front included) is what
+the network sees.  The network predicts, per
 joint, an image position and a depth *relative to the root*; adding the root depth and
 back-projecting with the camera gives camera-space millimetres.
 """),
     code("""
 nb.ensure_trained(cfg, RUN_DIR)              # retrains only if notebook 05 has not
 model, run_cfg = nb.load_model(RUN_DIR)
-crops = scenes.scene_crops(scene, run_cfg.data.image_size)
+crops = scene_splits.frame_arrays(frame, run_cfg.data.image_size)
 fig = images.image_grid(crops, range(len(crops)), ncols=len(crops), size=2.0)
 pred = predict_camera_mm(model, crops, batch_size=16, device="cpu", flip_test=True)
 """),
     code("""
-skeleton3d.scene_figure(scene.joints_cam, predictions_mm=pred,
+skeleton3d.scene_figure(joints_cam, predictions_mm=pred,
                         title="grey: ground truth; coloured: predictions placed with the true root depth")
 """, ignore_output=True),
     md("""
@@ -865,10 +880,10 @@ unchanged:
 """),
     code("""
 coords = predict_coords(model, crops, batch_size=16, device="cpu", flip_test=True)
-relative = analysis.per_sample_errors(pred, crops.joints_3d)
-absolute = analysis.absolute_errors(pred, crops.joints_3d)
+relative = eval_analysis.per_sample_errors(pred, crops.joints_3d)
+absolute = eval_analysis.absolute_errors(pred, crops.joints_3d)
 shifted = model.geometry.decode(coords, crops.bbox, crops.intrinsics, crops.root_depth * 1.05)
-absolute_5pct = analysis.absolute_errors(shifted, crops.joints_3d)
+absolute_5pct = eval_analysis.absolute_errors(shifted, crops.joints_3d)
 rows = {f"person {k}": {"root depth (m)": float(crops.root_depth[k] / 1000), "root-relative MPJPE": relative[k],
                        "absolute, true root": absolute[k], "absolute, root +5 %": absolute_5pct[k]}
         for k in range(len(crops))}
@@ -885,18 +900,18 @@ display(Markdown(dict_table_markdown(rows, "person") + "\\n\\n(errors in mm)"))
 * the **MuPoTS-3D scorer** (`partnas_lib/eval/mupots_scorer.py`, the official rules in Python):
   3DPCK at 150 mm, root-relative and absolute, all / matched people, AUC, per sequence;
 * synthetic multi-person scenes rendered with one z-buffer, people occluding each other
-  (`partnas_lib/data/multi.py`);
+  (`partnas_lib/data/synth/scenes.py`, the scenes of sections 1-3);
 * all together: `partnas evaluate --out RUN_DIR --dataset synthetic-multi` (or `--dataset mupots
   --root MUPOTS_DIR`) writes `metrics_multi.json`.
 """),
     code("""
 path = nb.write_metrics(METRICS_OUT, {
-    "num_people": len(scene),
+    "num_people": len(frame.people),
     "root_depth_mm": crops.root_depth,
     "root_relative_mpjpe": relative,
     "absolute_mpjpe_true_root": absolute,
     "absolute_mpjpe_root_plus_5pct": absolute_5pct,
-    "min_separation_mm": analysis.min_pairwise_distance(scene.joints_world[:, 0, :2]),
+    "min_separation_mm": eval_analysis.min_pairwise_distance(np.stack([p.ground_xy for p in setup.people])),
 })
 print("metrics written to", path)
 """),

@@ -2,7 +2,7 @@
 
 Chen et al. (ECCV 2020) claim two things: searching one decoder per body part beats one decoder
 for all joints, and the searched network beats the ResNet-50 + deconvolution baseline with far
-fewer parameters (method.md Sec. 1).  A NAS result also has to beat architectures it did not
+fewer parameters (docs/method.md Sec. 1).  A NAS result also has to beat architectures it did not
 choose.  ``partnas ablate`` trains, at **equal training budget** (same data, same retrain
 epochs, optimiser and augmentation; only the network differs), for several seeds:
 
@@ -31,17 +31,22 @@ import json
 import math
 import subprocess
 import warnings
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
+from partnas_lib import pipeline, threads
 from partnas_lib.config import Config, apply_overrides
+from partnas_lib.io import atomic_write_text
+from partnas_lib.models.summary import summarize_config
 from partnas_lib.nas.agreement import format_agreement, genotype_agreement
 from partnas_lib.nas.genotype import Genotype
 from partnas_lib.skeleton import get_grouping
-from partnas_lib.io import atomic_write_text
+from partnas_lib.train.retrain import FINAL
 
 SCHEMA_VERSION = 1
 #: per-part errors are always reported on this grouping, whatever grouping a variant searched
@@ -100,10 +105,6 @@ def per_part_from_joints(per_joint: Sequence[float], grouping_spec: str = REPORT
 
 def run_one(cfg: Config, out: Path) -> dict[str, Any]:
     """Run (or resume, or just read) one (variant, seed) run directory; return its record."""
-    from partnas_lib import pipeline
-    from partnas_lib.models.summary import summarize_config
-    from partnas_lib.train.retrain import FINAL
-
     config_path = out / "config.json"
     if config_path.exists():
         saved = Config.load(config_path)
@@ -115,7 +116,7 @@ def run_one(cfg: Config, out: Path) -> dict[str, Any]:
     else:
         metrics = pipeline.reproduce(cfg, out, resume=True)
     genotype = Genotype.load(out / "genotype.json") if cfg.model.kind != "baseline" else None
-    summary = summarize_config(cfg, "baseline" if genotype is None else "derived", genotype)
+    summary = summarize_config(cfg, cfg.model.kind, genotype)
     return {
         "seed": cfg.seed,
         "dir": str(out),  # run_ablation makes it relative to the ablation directory
@@ -164,8 +165,6 @@ def git_commit(repo: Path | None = None) -> str:
 
 
 def _worker_init(threads_per_worker: int) -> None:
-    from partnas_lib import threads
-
     threads.configure(threads_per_worker)
 
 
@@ -179,11 +178,6 @@ def run_parallel(jobs: Sequence[tuple[Config, Path]], workers: int) -> None:
     (:mod:`partnas_lib.threads`).  Progress bars are off in the workers; each run logs to its own
     ``log.txt``.
     """
-    from concurrent.futures import ProcessPoolExecutor
-    from multiprocessing import get_context
-
-    from partnas_lib import threads
-
     per_worker = max(1, threads.available_cores() // workers)
     threads.release()  # this process only waits: its cores are the workers'
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=_worker_init,

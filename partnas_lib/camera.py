@@ -1,6 +1,6 @@
 """Pinhole cameras with optional lens distortion, and a rig that imitates Human3.6M's.
 
-Conventions (design.md): millimetres in 3D, pixels in 2D; camera space has X right, Y down and
+Conventions (docs/architecture.md): millimetres in 3D, pixels in 2D; camera space has X right, Y down and
 Z forward (depth).  A world point ``X_w`` maps to camera space as ``X_c = R (X_w - C)`` where
 ``C`` is the camera centre in world coordinates (the 3DMPPE convention), then to pixels as
 ``u = fx X/Z + cx``, ``v = fy Y/Z + cy`` after the Brown-Conrady distortion that Human3.6M
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-#: Human3.6M's four cameras (formats.md): id -> (f, c, k, p, (width, height)).
+#: Human3.6M's four cameras (docs/formats.md): id -> (f, c, k, p, (width, height)).
 H36M_INTRINSICS: dict[str, dict] = {
     "54138969": dict(f=(1145.049, 1143.781), c=(512.542, 515.451),
                      k=(-0.20709, 0.24778, -0.00308), p=(-0.00142, -0.00098), size=(1000, 1002)),
@@ -137,7 +137,7 @@ def look_at(centre: np.ndarray, target: np.ndarray, up: np.ndarray = np.array([0
 
 
 def h36m_like_rig(rng: np.random.Generator | None = None, distortion: bool = False) -> list[Camera]:
-    """Four cameras placed like Human3.6M's (formats.md): one near each corner of the room.
+    """Four cameras placed like Human3.6M's (docs/formats.md): one near each corner of the room.
 
     Cameras stand 4-5.4 m from the capture-volume centre at 1.5-1.6 m height and look at a
     point about 1 m above the floor centre; intrinsics are the real H36M values.  World

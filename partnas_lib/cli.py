@@ -18,6 +18,7 @@ Examples::
     partnas evaluate --out runs/cpu --dataset mupots --root data/MuPoTS --bbox-root bbox_root_mupots_output.json
     partnas ablate --preset cpu --seeds 0 1 2 --out runs/ablation
     partnas model summary --preset paper --model baseline
+    partnas model summary --preset cpu --model searched --genotype runs/cpu/genotype.json
     partnas agreement runs/seeds/seed*/genotype.json
 """
 
@@ -25,13 +26,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
 from pathlib import Path
 
-from partnas_lib import threads
-from partnas_lib.config import Config, PRESETS, apply_overrides, get_preset
+from partnas_lib import pipeline, threads
+from partnas_lib.ablate import ablation_markdown, run_ablation
+from partnas_lib.config import MODEL_KINDS, PRESETS, Config, apply_overrides, get_preset
 from partnas_lib.data.check import add_check_parser, run_check
+from partnas_lib.eval.multi_person import evaluate_multi
+from partnas_lib.eval.multi_report import format_multi_metrics
+from partnas_lib.models.summary import MODEL_CHOICES, format_summary, summarize_config
+from partnas_lib.nas.agreement import format_agreement, genotype_agreement
+from partnas_lib.nas.genotype import Genotype
+from partnas_lib.train import distributed
+from partnas_lib.train.rootnet import train_rootnet
 
 
 def _common(p: argparse.ArgumentParser, needs_out: bool = True) -> None:
@@ -53,7 +63,7 @@ def _common(p: argparse.ArgumentParser, needs_out: bool = True) -> None:
 
 
 def _model_kind(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", dest="model_kind", default=None, choices=["searched", "random", "baseline"],
+    p.add_argument("--model", dest="model_kind", default=None, choices=list(MODEL_KINDS),
                    help="what to train: the searched part-aware net (default), a random cell per part, or "
                         "the ResNet + deconvolution baseline (shortcut for --set model.kind=...; "
                         "random and baseline skip the search)")
@@ -108,13 +118,11 @@ def build_parser() -> argparse.ArgumentParser:
     msub = p.add_subparsers(dest="model_command", required=True)
     p = msub.add_parser("summary", help="parameters (total, trunk, per part), multiply-adds, output shapes")
     _common(p, needs_out=False)
-    p.add_argument("--model", dest="which", default=None, choices=["baseline", "supernet", "derived"],
-                   help="default: baseline if model.kind=baseline, else derived")
-    group = p.add_mutually_exclusive_group()
-    group.add_argument("--genotype", default=None,
-                       help="genotype JSON for --model derived, or 'random' (same as --random)")
-    group.add_argument("--random", action="store_true",
-                       help="a random cell per part drawn with --seed (the default without --genotype)")
+    p.add_argument("--model", dest="model_kind", default=None, choices=list(MODEL_CHOICES),
+                   help="searched (needs --genotype), random (a random cell per part drawn with --seed), "
+                        "baseline, or supernet; default: searched with --genotype, else model.kind, with "
+                        "random standing in for searched")
+    p.add_argument("--genotype", default=None, help="genotype JSON of a searched network")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p = sub.add_parser("agreement", help="how much genotypes (e.g. of several search seeds) agree, per part")
     p.add_argument("genotypes", nargs="+", help="genotype.json files of the same part grouping")
@@ -123,8 +131,10 @@ def build_parser() -> argparse.ArgumentParser:
     rsub = p.add_subparsers(dest="rootnet_command", required=True)
     p = rsub.add_parser("train", help="train RootNet; writes OUT/checkpoints/rootnet.pt and OUT/rootnet_metrics.json")
     _common(p)
+    p.add_argument("--resume", action="store_true")
     p.add_argument("--crops", dest="rootnet_data", default="synthetic-multi", choices=["synthetic-multi", "synthetic"],
-                   help="train on person crops of synthetic multi-person scenes (default) or of the single-person split")
+                   help="train on person crops of synthetic multi-person scenes (default) or of the "
+                        "single-person split")
     add_check_parser(sub)
     return parser
 
@@ -140,7 +150,7 @@ def resolve_config(args: argparse.Namespace) -> Config:
     else:
         cfg = get_preset("cpu")
     overrides = list(args.overrides)
-    if getattr(args, "model_kind", None) is not None:
+    if getattr(args, "model_kind", None) in MODEL_KINDS and args.command != "model":
         overrides.append(f"model.kind={args.model_kind}")
     if args.seed is not None:
         overrides.append(f"seed={args.seed}")
@@ -154,27 +164,19 @@ def resolve_config(args: argparse.Namespace) -> Config:
 
 
 def _model_summary(args: argparse.Namespace, cfg: Config) -> None:
-    from partnas_lib.models.build import random_genotype
-    from partnas_lib.models.summary import format_summary, summarize_config
-    from partnas_lib.nas.genotype import Genotype
-
-    which = args.which or ("baseline" if cfg.model.kind == "baseline" else "derived")
-    genotype_file = None if args.genotype == "random" else args.genotype
-    genotype = None
-    if which == "derived":
-        genotype = Genotype.load(genotype_file) if genotype_file else random_genotype(cfg)
-    elif args.genotype or args.random:
-        raise ValueError(f"--genotype/--random only apply to --model derived, not --model {which}")
+    which = args.model_kind or ("searched" if args.genotype else cfg.model.kind)
+    if which == "searched" and not args.genotype:
+        which = "random"  # nothing searched yet: the same space, one random cell per part
+    if args.genotype and which != "searched":
+        raise ValueError(f"--genotype only applies to --model searched, not --model {which}")
+    genotype = Genotype.load(args.genotype) if args.genotype else None
     report = summarize_config(cfg, which, genotype)
-    if which == "derived":
-        report["genotype_source"] = genotype_file or f"random (seed {cfg.seed})"
+    if which in ("searched", "random"):
+        report["genotype_source"] = args.genotype or f"random (seed {cfg.seed})"
     print(json.dumps(report, indent=2) if args.json else format_summary(report))
 
 
 def _agreement(args: argparse.Namespace) -> None:
-    from partnas_lib.nas.agreement import format_agreement, genotype_agreement
-    from partnas_lib.nas.genotype import Genotype
-
     summary = genotype_agreement([Genotype.load(p) for p in args.genotypes], labels=args.genotypes)
     print(json.dumps(summary, indent=2) if args.json else format_agreement(summary))
 
@@ -192,13 +194,9 @@ def main(argv: list[str] | None = None) -> int:
             _agreement(args)
             return 0
         cfg = resolve_config(args)
-        from partnas_lib import pipeline
-
         if args.command == "model":
             _model_summary(args, cfg)
         elif args.command == "ablate":
-            from partnas_lib.ablate import ablation_markdown, run_ablation
-
             if args.workers < 1:
                 raise ValueError(f"--workers must be at least 1, got {args.workers}")
             data = run_ablation(cfg, args.out, args.seeds, args.variants, overrides=list(args.overrides),
@@ -218,8 +216,6 @@ def main(argv: list[str] | None = None) -> int:
             print(f"results: {Path(out) / 'metrics.json'}"
                   + (f"  (genotype: {Path(out) / 'genotype.json'})" if cfg.model.kind != "baseline" else ""))
         elif args.command == "search" and args.seeds:
-            from partnas_lib.nas.agreement import format_agreement
-
             summary = pipeline.search_seeds(cfg, args.out, args.seeds, resume=args.resume, ray=args.ray,
                                             cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial)
             print(format_agreement(summary))
@@ -233,17 +229,14 @@ def main(argv: list[str] | None = None) -> int:
             pipeline.retrain(cfg, args.out, args.genotype, resume=args.resume)
             print(f"weights: {Path(args.out) / 'checkpoints' / 'model.pt'}")
         elif args.command == "rootnet":
-            from partnas_lib.multi_person import train_rootnet
-
-            metrics = train_rootnet(cfg, args.out, data=args.rootnet_data)
+            metrics = train_rootnet(cfg, args.out, data=args.rootnet_data, resume=args.resume)
             if "val" in metrics:
                 v = metrics["val"]
-                print(f"root depth error {v['root_error_mm']:.0f} mm | k prior alone {v['k_prior_root_error_mm']:.0f} mm"
+                print(f"root depth error {v['root_error_mm']:.0f} mm | "
+                      f"k prior alone {v['k_prior_root_error_mm']:.0f} mm"
                       f" | constant mean depth {v['mean_depth_root_error_mm']:.0f} mm")
             print(f"weights: {Path(args.out) / 'checkpoints' / 'rootnet.pt'}")
         elif args.command == "evaluate" and args.dataset:
-            from partnas_lib.multi_person import evaluate_multi, format_multi_metrics
-
             metrics = evaluate_multi(cfg, args.out, args.dataset, root=args.root, rootnet=args.rootnet,
                                      bbox_root=args.bbox_root)
             print(format_multi_metrics(metrics))
@@ -269,17 +262,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def _quiet_other_ranks() -> None:
     """Under torchrun only rank 0 prints results (errors still reach stderr from every process)."""
-    import os
-
     if os.environ.get("RANK", "0") not in ("", "0"):
         sys.stdout = open(os.devnull, "w")
 
 
 def _end_distributed() -> None:
     if "torch.distributed" in sys.modules:
-        from partnas_lib.train.distributed import shutdown
-
-        shutdown()
+        distributed.shutdown()
 
 
 if __name__ == "__main__":

@@ -3,23 +3,23 @@
 One config system serves the CLI, the notebooks and the tests.  A preset is a plain function
 that returns a :class:`Config`; every field can be changed afterwards with
 :func:`apply_overrides` (``["retrain.epochs=3", "model.parts=3"]``).  Fields the paper does not
-pin down carry the note "project default; the paper's value is not published" (method.md Sec. 2).
+pin down carry the note "project default; the paper's value is not published" (docs/method.md Sec. 2).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from partnas_lib.fields import coerce_text, from_dict, get_path
 from partnas_lib.io import read_json, write_json
 from partnas_lib.nas.ops import OPS
 from partnas_lib.skeleton import get_grouping
 
-#: PC-DARTS primitives (method.md Sec. 2).  Each names a factory in :mod:`partnas_lib.nas.ops`.
+#: PC-DARTS primitives (docs/method.md Sec. 2).  Each names a factory in :mod:`partnas_lib.nas.ops`.
 DEFAULT_OPS: list[str] = [
     "none", "max_pool_3x3", "avg_pool_3x3", "skip_connect",
     "sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5",
@@ -71,7 +71,7 @@ class DataConfig:
 class ModelConfig:
     """The shared trunk, the part heads and the volumetric read-out.
 
-    The paper's trunk and head sizes are not published; the defaults follow method.md Sec. 2
+    The paper's trunk and head sizes are not published; the defaults follow docs/method.md Sec. 2
     (project defaults): ResNet-50 to ``layer3`` (stride 16) at the paper preset, part heads of
     ``head_cells`` searched cells, each doubling the resolution, ending at stride 4.
 
@@ -104,7 +104,7 @@ class ModelConfig:
 
 @dataclass
 class SearchConfig:
-    """Differentiable search (DARTS / PC-DARTS, first order; method.md Sec. 2).
+    """Differentiable search (DARTS / PC-DARTS, first order; docs/method.md Sec. 2).
 
     Weights and architecture parameters are trained on disjoint halves of the training data
     (bilevel optimisation).  alpha/beta use Adam(6e-4, betas (0.5, 0.999), wd 1e-3) as in
@@ -207,7 +207,7 @@ class Config:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str = "config") -> "Config":
-        return _from_dict(cls, data, where)
+        return from_dict(cls, data, where)
 
     @classmethod
     def load(cls, path: str | Path) -> "Config":
@@ -226,7 +226,8 @@ class Config:
             ("data.num_val", self.data.num_val >= 0, ">= 0"),
             ("data.supersample", self.data.supersample >= 1, ">= 1"),
             ("data.dataset", self.data.dataset in ("synthetic", "h36m"), "'synthetic' or 'h36m'"),
-            ("data.root", self.data.dataset != "h36m" or bool(self.data.root), "the Human3.6M folder when data.dataset=h36m"),
+            ("data.root", self.data.dataset != "h36m" or bool(self.data.root),
+             "the Human3.6M folder when data.dataset=h36m"),
             ("data.pose_source", self.data.pose_source == "procedural"
              or (self.data.pose_source.startswith("bvh:") and bool(self.data.pose_source[4:].strip())),
              "'procedural' or 'bvh:/path/to/folder'"),
@@ -259,7 +260,7 @@ class Config:
         ]
         for name, ok, expected in checks:
             if not ok:
-                value = _get_path(self, name)
+                value = get_path(self, name)
                 raise ValueError(f"config field {name} = {value!r} is out of range; expected {expected}")
         unknown = [op for op in self.search.ops if op not in OPS]
         if unknown:
@@ -308,22 +309,10 @@ def paper_preset() -> Config:
 
     ``head_channels=96`` (project default; the paper's value is not published) is set by the
     paper's efficiency claims against the 3DMPPE ResNet-50 + deconvolution baseline (34.3 M
-    parameters, 8.4 G multiply-adds; method.md Sec. 1-2): 62 % (ECCV) / 64.4 % (IJCV) fewer
-    parameters, and "roughly the same" (ECCV) / 8.5 % fewer (IJCV) multiply-adds.  The genotype
-    is unknown before the search, so the width must satisfy the claims for *any* cell of the
-    space.  Measured with :mod:`partnas_lib.models.summary` (5 parts, 2 cells, top-2 edges):
-
-    ===============  =====================  ==========================  =====================
-    head_channels    params, random cells   params, all sep_conv_5x5    MACs, random cells
-    ===============  =====================  ==========================  =====================
-    96 (chosen)      10.8-11.0 M (0.32x)    11.7 M (0.34x)              7.5-8.0 G (0.90-0.96x)
-    128              11.8-12.1 M (0.35x)    13.2 M (0.39x)              9.2-10.0 G (1.10-1.19x)
-    ===============  =====================  ==========================  =====================
-
-    At 128 channels the heaviest cells of the space break the "62 % fewer parameters" bound and
-    typical cells need 10-20 % *more* multiply-adds than the baseline; at 96 every cell of the
-    space keeps at most 0.34x the baseline's parameters (0.36x even when all 9 edges are kept)
-    and typical cells need slightly fewer multiply-adds, as the IJCV version reports.
+    parameters, 8.4 G multiply-adds): at 96 every cell of the space keeps at most 0.34x the
+    baseline's parameters and typical cells need slightly fewer multiply-adds, as the IJCV
+    version reports; at 128 the heaviest cells break the "62 % fewer parameters" bound
+    (measured with :mod:`partnas_lib.models.summary`; the table is in docs/method.md Sec. 2).
     """
     return Config(
         preset="paper",
@@ -345,49 +334,6 @@ def get_preset(name: str) -> Config:
     return PRESETS[name]()
 
 
-# --------------------------------------------------------------------------------------------
-# overrides and (de)serialisation
-
-
-def _get_path(cfg: Any, dotted: str) -> Any:
-    obj = cfg
-    for part in dotted.split("."):
-        obj = getattr(obj, part)
-    return obj
-
-
-def _coerce(value: str, annotation: Any, name: str) -> Any:
-    """Turn the text of ``--set name=value`` into the field's type."""
-    origin = typing.get_origin(annotation)
-    try:
-        if annotation is bool:
-            low = value.lower()
-            if low in ("1", "true", "yes", "on"):
-                return True
-            if low in ("0", "false", "no", "off"):
-                return False
-            raise ValueError
-        if annotation is int:
-            return int(value)
-        if annotation is float:
-            return float(value)
-        if annotation is str:
-            return value
-        if origin is list:
-            parsed = json.loads(value) if value.strip().startswith("[") else [
-                v for v in value.split(",") if v.strip()]
-            inner = typing.get_args(annotation)[0]
-            return [_coerce(str(v), inner, name) for v in parsed]
-        # Any: JSON if it parses (dicts for custom part groupings), else the raw string
-        try:
-            parsed = json.loads(value)
-            return parsed if isinstance(parsed, (dict, list)) else value
-        except json.JSONDecodeError:
-            return value
-    except (ValueError, json.JSONDecodeError):
-        raise ValueError(f"--set {name}={value!r}: cannot read {value!r} as {annotation}") from None
-
-
 def apply_overrides(cfg: Config, overrides: list[str]) -> Config:
     """Apply ``["section.field=value", ...]`` to ``cfg`` (in place) and validate the result."""
     for item in overrides:
@@ -407,24 +353,6 @@ def apply_overrides(cfg: Config, overrides: list[str]) -> Config:
             known = ", ".join(sorted(fields))
             raise ValueError(f"--set {name}: unknown config field {leaf!r}; known fields here: {known}")
         hints = typing.get_type_hints(type(obj))
-        setattr(obj, leaf, _coerce(value, hints[leaf], name))
+        setattr(obj, leaf, coerce_text(value, hints[leaf], name))
     cfg.validate()
     return cfg
-
-
-def _from_dict(cls: type, data: Any, where: str) -> Any:
-    if not isinstance(data, dict):
-        raise ValueError(f"{where}: expected a JSON object for {cls.__name__}, got {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise ValueError(f"{where}: unknown field(s) {unknown} in {cls.__name__}; known: {sorted(names)}")
-    kwargs = {}
-    for key, value in data.items():
-        hint = hints[key]
-        if dataclasses.is_dataclass(hint):
-            kwargs[key] = _from_dict(hint, value, f"{where}.{key}")
-        else:
-            kwargs[key] = value
-    return cls(**kwargs)

@@ -8,7 +8,7 @@
 * :func:`write_metrics` -- the JSON a notebook writes for the tests (``METRICS_OUT``);
 * :func:`find_results_file` -- locate optional result files such as ``results/ablation.json``.
 
-Run directories are those of the CLI (:class:`partnas_lib.train.loop.RunDir`): a notebook and
+Run directories are those of the CLI (:class:`partnas_lib.train.rundir.RunDir`): a notebook and
 ``partnas reproduce --out DIR --resume`` can work on the same directory.
 """
 
@@ -22,12 +22,23 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import numpy as np
+import plotly.io as pio
+import torch
+from tqdm.auto import tqdm
 
+import partnas_lib
+from partnas_lib import pipeline
+from partnas_lib.ablate import validate_ablation
 from partnas_lib.config import Config, apply_overrides, get_preset
+from partnas_lib.io import read_json, write_json
+from partnas_lib.models.build import build_baseline, build_derived
+from partnas_lib.models.heads import count_parameters
+from partnas_lib.models.receptive_field import part_receptive_fields
+from partnas_lib.nas.analysis import SearchHistory, cell_conv_depth, cell_op_counts, parameter_free_fraction
 from partnas_lib.nas.genotype import Genotype
-from partnas_lib.train.loop import RunDir
-from partnas_lib.io import read_json, to_jsonable, write_json
-from partnas_lib.viz.analysis import SearchHistory
+from partnas_lib.train.checkpoint import load_checkpoint
+from partnas_lib.train.retrain import FINAL
+from partnas_lib.train.rundir import RunDir
 
 
 def setup(plotly_renderer: str | None = "plotly_mimetype+notebook_connected", threads: int | None = None) -> None:
@@ -38,12 +49,8 @@ def setup(plotly_renderer: str | None = "plotly_mimetype+notebook_connected", th
     ``threads`` caps torch's CPU threads (useful on shared machines).
     """
     if plotly_renderer:
-        import plotly.io as pio
-
         pio.renderers.default = plotly_renderer
     if threads:
-        import torch
-
         torch.set_num_threads(int(threads))
 
 
@@ -70,8 +77,6 @@ def ensure_search(cfg: Config, run_dir: str | Path) -> Genotype:
     This is stage 1 of :func:`partnas_lib.pipeline.reproduce`; a later ``reproduce(cfg,
     run_dir, resume=True)`` skips it and goes straight to retraining.
     """
-    from partnas_lib import pipeline
-
     if search_finished(run_dir):
         return Genotype.load(RunDir(Path(run_dir)).genotype)
     return pipeline.search(cfg, run_dir, resume=True)
@@ -88,8 +93,6 @@ def search_seeds(cfg: Config, run_dir: str | Path, seeds: Iterable[int], progres
     :func:`seed_run_dir`.  Only the seed changes (same data, same config), so differences
     between the results are the search's own variance.  Returns seed -> run directory.
     """
-    from tqdm.auto import tqdm
-
     out: dict[int, Path] = {}
     for seed in tqdm(list(seeds), desc="search seeds", disable=not progress):
         path = Path(run_dir) if int(seed) == cfg.seed else seed_run_dir(run_dir, int(seed))
@@ -103,8 +106,6 @@ def search_seeds(cfg: Config, run_dir: str | Path, seeds: Iterable[int], progres
 def ensure_trained(cfg: Config, run_dir: str | Path) -> dict[str, Any]:
     """The metrics of ``run_dir``: read them if the run finished, else run
     :func:`partnas_lib.pipeline.reproduce` with ``resume=True`` (which skips finished stages)."""
-    from partnas_lib import pipeline
-
     run = RunDir(Path(run_dir))
     if run.metrics.exists() and run.predictions.exists():
         return json.loads(run.metrics.read_text())
@@ -151,12 +152,6 @@ def load_results(run_dir: str | Path) -> RunResults:
 
 def load_model(run_dir: str | Path, device: str = "cpu"):
     """The retrained network of ``run_dir`` (``checkpoints/model.pt``) in eval mode, and its config."""
-    import torch
-
-    from partnas_lib.models.build import build_derived
-    from partnas_lib.train.checkpoint import load_checkpoint
-    from partnas_lib.train.retrain import FINAL
-
     run = RunDir(Path(run_dir))
     cfg = Config.load(run.config)
     ckpt = load_checkpoint(run.checkpoints / FINAL)
@@ -168,9 +163,6 @@ def load_model(run_dir: str | Path, device: str = "cpu"):
 
 def head_parameters(cfg: Config, genotype: Genotype) -> dict[str, int]:
     """Parameters of the derived network: ``trunk``, each part's head, and ``total``."""
-    from partnas_lib.models.build import build_derived
-    from partnas_lib.models.heads import count_parameters
-
     model = build_derived(cfg, genotype)
     out = {"trunk": count_parameters(model.trunk)}
     out.update({name: count_parameters(h) for name, h in zip(model.grouping.part_names, model.heads)})
@@ -182,11 +174,6 @@ def baseline_parameters(cfg: Config) -> int:
     """Parameters of the 3DMPPE ResNet + deconvolution baseline at ``cfg``'s scale
     (:func:`partnas_lib.models.build.build_baseline`).  Built on the meta device: shapes only,
     no memory, instant even at paper size."""
-    import torch
-
-    from partnas_lib.models.build import build_baseline
-    from partnas_lib.models.heads import count_parameters
-
     with torch.device("meta"):
         return count_parameters(build_baseline(cfg))
 
@@ -194,9 +181,6 @@ def baseline_parameters(cfg: Config) -> int:
 def architecture_summary(cfg: Config, genotype: Genotype) -> dict[str, dict[str, Any]]:
     """Per part: receptive field of its head (px), deepest chain of convolutions, share of
     parameter-free edges, the head's parameters and its kept ops -- one row per part."""
-    from partnas_lib.viz.analysis import (cell_conv_depth, cell_op_counts, parameter_free_fraction,
-                                          part_receptive_fields)
-
     m = cfg.model
     fields = part_receptive_fields(genotype, m.trunk_depth, m.trunk_stage, m.head_cells)
     params = head_parameters(cfg, genotype)
@@ -216,8 +200,6 @@ def load_ablation(path: str | Path) -> dict[str, Any]:
     """An ``ablation.json`` written by ``partnas ablate``, after checking its schema
     (:func:`partnas_lib.ablate.validate_ablation` names the first bad field).  Show it with
     :func:`partnas_lib.ablate.ablation_markdown` and :func:`partnas_lib.viz.results.plot_ablation`."""
-    from partnas_lib.ablate import validate_ablation
-
     data = read_json(path, "ablation file")
     validate_ablation(data)
     return data
@@ -225,8 +207,6 @@ def load_ablation(path: str | Path) -> dict[str, Any]:
 
 def repo_root() -> Path | None:
     """The source checkout partnas was installed from (``pip install -e``), if any."""
-    import partnas_lib
-
     root = Path(partnas_lib.__file__).resolve().parents[1]
     return root if (root / "pyproject.toml").exists() else None
 
@@ -265,7 +245,8 @@ def _flatten(data: Any, prefix: str = "") -> list[tuple[str, Any]]:
 
 __all__ = [
     "RunResults", "architecture_summary", "baseline_parameters", "ensure_search",
-    "ensure_trained", "find_results_file", "head_parameters", "load_ablation", "load_config", "load_genotype", "load_history", "load_model",
+    "ensure_trained", "find_results_file", "head_parameters", "load_ablation", "load_config", "load_genotype",
+    "load_history", "load_model",
     "load_results", "make_config", "repo_root", "search_finished", "search_seeds", "seed_run_dir", "setup",
     "write_metrics",
 ]

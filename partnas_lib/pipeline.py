@@ -17,6 +17,7 @@ removes the run directory it created, so bad input leaves nothing half-written b
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 import time
@@ -25,19 +26,24 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
+import torch
 
 from partnas_lib import threads
 from partnas_lib.config import Config
-from partnas_lib.data.datasets import load_split
+from partnas_lib.data.mocap.library import load_mocap_folder
+from partnas_lib.data.splits import load_split
+from partnas_lib.data.synth.pose_source import parse_pose_source
 from partnas_lib.eval.evaluate import evaluate_model
 from partnas_lib.models.build import build_derived, build_model, build_supernet, random_genotype
 from partnas_lib.models.heads import count_parameters
-from partnas_lib.nas.genotype import Genotype
+from partnas_lib.nas.agreement import genotype_agreement
+from partnas_lib.nas.genotype import Genotype, random_cell
 from partnas_lib.skeleton import get_grouping
 from partnas_lib.train import distributed
 from partnas_lib.train.checkpoint import load_checkpoint
-from partnas_lib.train.loop import RunDir, get_logger, resolve_device, resolve_precision
+from partnas_lib.train.device import resolve_device, resolve_precision
 from partnas_lib.train.retrain import FINAL, run_retrain
+from partnas_lib.train.rundir import RunDir, get_logger
 from partnas_lib.train.search import run_search
 
 
@@ -83,8 +89,6 @@ def clean_on_failure(out: str | Path) -> Iterator[None]:
 def write_data_splits(cfg: Config, run: RunDir) -> None:
     """For a BVH pose source, list the clips of each split in ``data_splits.json`` so anyone can
     check that test poses come from clips never used in training."""
-    from partnas_lib.data.bvh import load_mocap_folder, parse_pose_source
-
     root = parse_pose_source(cfg.data.pose_source)
     if root is None:
         return
@@ -112,12 +116,8 @@ def search_seeds(cfg: Config, out: str | Path, seeds: list[int], resume: bool = 
     """Search once per seed into ``out/seed<N>/`` and measure how much the per-part genotypes
     agree across seeds (:mod:`partnas_lib.nas.agreement`); writes ``out/agreement.json``.
 
-    DARTS-style searches are known not to be reproducible across seeds (method.md Sec. 4), so a
+    DARTS-style searches are known not to be reproducible across seeds (docs/method.md Sec. 4), so a
     derived architecture means little until we know which of its choices survive a re-run."""
-    import copy
-
-    from partnas_lib.nas.agreement import genotype_agreement
-
     if not seeds:
         raise ValueError("search_seeds needs at least one seed")
     if len(set(seeds)) != len(seeds):
@@ -149,8 +149,6 @@ def _search_seeds_ray(cfg: Config, out: Path, seeds: list[int], resume: bool, cp
         from ray import tune
     except ImportError:
         raise RuntimeError(RAY_MISSING) from None
-    import torch
-
     if gpus_per_trial is None:
         gpus_per_trial = 1.0 if torch.cuda.is_available() and cfg.device != "cpu" else 0.0
     out = out.absolute()
@@ -159,16 +157,11 @@ def _search_seeds_ray(cfg: Config, out: Path, seeds: list[int], resume: bool, cp
 
     def trial(params: dict[str, Any]) -> None:
         """One seed's search; its products are the files of ``out/seed<N>/`` (nothing is reported)."""
-        import torch as _torch
-
-        from partnas_lib.config import Config as _Config
-        from partnas_lib.pipeline import search as _search
-
-        _torch.set_num_threads(threads)
-        c = _Config.from_dict(params["cfg"])
+        torch.set_num_threads(threads)
+        c = Config.from_dict(params["cfg"])
         c.seed = int(params["seed"])
         c.progress = False
-        _search(c, out / f"seed{c.seed}", resume=params["resume"])
+        search(c, out / f"seed{c.seed}", resume=params["resume"])
 
     try:  # Ray >= 2.10 exports RunConfig from ray.tune; 2.9 from ray.train
         from ray.tune import RunConfig
@@ -322,10 +315,6 @@ def protocol_card(cfg: Config) -> dict[str, Any]:
 def dry_run(cfg: Config) -> dict[str, Any]:
     """Build the supernet and a derived network at ``cfg``'s size, run one image through each
     on CPU, and report their parameter counts and output shapes (no training)."""
-    import torch
-
-    from partnas_lib.nas.genotype import random_cell
-
     cfg.validate()
     supernet = build_supernet(cfg).eval()
     genotype = supernet.derive(cfg.search.edges_per_node)

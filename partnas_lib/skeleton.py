@@ -132,7 +132,7 @@ def make_grouping(name: str, parts: dict[str, Sequence[int]]) -> PartGrouping:
     return PartGrouping(name, tuple((p, tuple(int(j) for j in js)) for p, js in parts.items()))
 
 
-#: Named groupings.  ``5`` is the project default (method.md Sec. 2): the kinematic parts.
+#: Named groupings.  ``5`` is the project default (docs/method.md Sec. 2): the kinematic parts.
 GROUPINGS: dict[str, dict[str, list[int]]] = {
     "1": {"body": list(range(NUM_JOINTS))},
     "3": {

@@ -8,7 +8,8 @@ threads of all running jobs should add up to the cores.
 
 ``auto`` (the default) applies it to partnas jobs: every partnas process that trains registers
 itself in ``$PARTNAS_CACHE/threads/`` while it works (one file named by its process id, removed
-when the command ends, stale files of dead processes ignored), and uses ``cores // live partnas processes`` threads (at least
+when the command ends, stale files of dead processes ignored), and uses
+``cores // live partnas processes`` threads (at least
 one).  It checks again every few seconds during training (:func:`rebalance`), so a job started
 first steps down to one thread when a second one starts, and back up when it ends.  Jobs other
 than partnas's are not counted: pin the threads yourself then.

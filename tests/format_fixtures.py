@@ -1,4 +1,4 @@
-"""Writers of tiny fixture datasets in the real on-disk layouts of formats.md.
+"""Writers of tiny fixture datasets in the real on-disk layouts of docs/formats.md.
 
 Human3.6M, MuPoTS-3D and MPII are licensed and never shipped, so the loaders are tested on
 files these functions write into a temporary folder: the same folder structure, file names,
@@ -24,10 +24,11 @@ from typing import Sequence
 import numpy as np
 from PIL import Image, ImageDraw
 
-from partnas_lib.data.h36m import (ACTION_NAMES, CAMERA_IDS, H36M_32_TO_17, h36m_camera, pinhole,
-                                   subject_key, tight_bbox)
-from partnas_lib.data.mpii import mpii_to_h36m
-from partnas_lib.data.mupots import H36M_FROM_MUPOTS
+from partnas_lib.data.datasets.h36m_3dmppe import pinhole
+from partnas_lib.data.datasets.h36m_facts import ACTION_NAMES, CAMERA_IDS, H36M_32_TO_17, h36m_camera, subject_key
+from partnas_lib.data.datasets.mpii import mpii_to_h36m
+from partnas_lib.data.datasets.mupots_facts import H36M_FROM_MUPOTS
+from partnas_lib.data.images import tight_bbox
 from partnas_lib.skeleton import BONES
 
 # --------------------------------------------------------------------------------------------
@@ -281,7 +282,8 @@ def write_h36m_cdf(root: Path, *, subjects: Sequence[int] = H36M_SUBJECTS, actio
                         write_cdf_pose(base / "D3_Positions_mono" / f"{take}.{cam.name}.cdf",
                                        np.stack([_full_32(x) for x in X]))
                     uv = cam.project(X).astype(np.float32).astype(np.float64)
-                    write_cdf_pose(base / "D2_Positions" / f"{take}.{cam.name}.cdf", np.stack([_full_32(x) for x in uv]))
+                    write_cdf_pose(base / "D2_Positions" / f"{take}.{cam.name}.cdf",
+                                   np.stack([_full_32(x) for x in uv]))
                     if videos:
                         video = root / subject_key(s) / "Videos" / f"{take}.{cam.name}.mp4"
                         video.parent.mkdir(parents=True, exist_ok=True)

@@ -143,7 +143,7 @@ def test_validate_ablation_names_the_broken_field(ablation, mutate, message):
 
 
 def test_ablation_picture_and_notebook_loader(ablation, tmp_path):
-    from partnas_lib.viz import notebook as nb
+    from partnas_lib import notebook as nb
     from partnas_lib.viz.results import plot_ablation
 
     out, data = ablation

@@ -5,8 +5,14 @@ from __future__ import annotations
 import pytest
 
 from partnas_lib import cli
-from partnas_lib.nas.agreement import (cell_edge_ops, cell_edges, format_agreement, genotype_agreement, jaccard,
-                                       shared_fraction)
+from partnas_lib.nas.agreement import (
+    cell_edge_ops,
+    cell_edges,
+    format_agreement,
+    genotype_agreement,
+    jaccard,
+    shared_fraction,
+)
 from partnas_lib.nas.genotype import CellGenotype, Genotype
 
 OPS = ["none", "skip_connect", "max_pool_3x3", "sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3"]

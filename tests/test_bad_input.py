@@ -1,5 +1,5 @@
 """Bad input gives a clear message naming the file or field and what was expected, exit code 2
-from the command line, and leaves nothing half-written (design.md, "Errors").
+from the command line, and leaves nothing half-written (docs/architecture.md, "Errors").
 
 Every case goes through the real ``partnas`` command line (in process) where it can, and
 checks that the run directory it names was not created (or not changed)."""
@@ -10,14 +10,14 @@ import json
 import shutil
 from pathlib import Path
 
+import format_fixtures as ff
 import numpy as np
 import pytest
 
-import format_fixtures as ff
 from partnas_lib import cli
 from partnas_lib.config import get_preset
-from partnas_lib.data.h36m import H36M_SPLITS, H36MSelection
-from partnas_lib.data.synthetic import load_arrays, load_synthetic_split, save_arrays
+from partnas_lib.data.datasets.h36m_facts import H36M_SPLITS, H36MSelection
+from partnas_lib.data.synth.synthetic import load_arrays, load_synthetic_split, save_arrays
 from partnas_lib.models.build import random_genotype
 
 # smaller than smoke: a search or retrain that gets past its input checks ends in seconds
@@ -243,7 +243,7 @@ def test_too_little_disk_space_is_reported_before_any_work(tmp_path, capsys, mon
     import shutil as shutil_mod
 
     usage = shutil_mod.disk_usage(tmp_path)
-    monkeypatch.setattr("partnas_lib.train.loop.shutil.disk_usage",
+    monkeypatch.setattr("partnas_lib.train.rundir.shutil.disk_usage",
                         lambda p: usage._replace(free=5 * 2**20))
     out = tmp_path / "run"
     assert_clean_error(["reproduce", "--out", str(out), *TINY], out,

@@ -15,7 +15,7 @@ from partnas_lib.skeleton import get_grouping
 
 
 def test_paper_preset_baseline_has_34_3_million_parameters():
-    """method.md Sec. 2: ResNet-50 + 3 deconvs (256 ch) + 1x1 conv to 17 x 64 = 34.3 M."""
+    """docs/method.md Sec. 2: ResNet-50 + 3 deconvs (256 ch) + 1x1 conv to 17 x 64 = 34.3 M."""
     with torch.device("meta"):
         net = build_baseline(get_preset("paper"))
     assert abs(count_parameters(net) - 34.3e6) <= 0.1e6

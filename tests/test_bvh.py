@@ -15,9 +15,11 @@ import numpy as np
 import pytest
 
 from partnas_lib.config import get_preset
-from partnas_lib.data import bvh
-from partnas_lib.data.check import check_dataset, facing_fractions, format_report
-from partnas_lib.data.synthetic import RENDER_VERSION, cache_path, generate_synthetic, split_seed
+from partnas_lib.data.check import check_dataset, format_report
+from partnas_lib.data.mocap import bvh, kinematics, library, retarget
+from partnas_lib.data.mocap import check as mocap_check
+from partnas_lib.data.sanity import facing_fractions
+from partnas_lib.data.synth.synthetic import RENDER_VERSION, cache_path, generate_synthetic, split_seed
 from partnas_lib.skeleton import JOINT_NAMES, NUM_JOINTS
 
 MOCAP = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mocap" / "bandai-namco-1"
@@ -152,7 +154,7 @@ def test_reader_honours_position_channels_on_every_joint(tmp_path):
     assert clip.hierarchy.names == ("Root", "A", "B", "B_end")
     assert list(clip.hierarchy.parents) == [-1, 0, 1, 2] and clip.num_frames == 2
     assert clip.frame_time == pytest.approx(1 / 30, rel=1e-4)
-    pos, rot = bvh.forward_kinematics(clip)
+    pos, rot = kinematics.forward_kinematics(clip)
     # Root Rz(90) maps x -> y:  A = (1,2,3) + (0,10,0);  B = A + (0,1,0);  B's end (0,2,0) in B's
     # frame: Rx(90) maps y -> z, then Rz(90) keeps z:  end = B + (0,0,2).
     np.testing.assert_allclose(pos[0], [[1, 2, 3], [1, 12, 3], [1, 13, 3], [1, 13, 5]], atol=1e-9)
@@ -168,10 +170,10 @@ def test_rotation_order(tmp_path, order, expected):
     # y to z -> (0, 0, 1).
     values = {"X": 90.0, "Y": 0.0, "Z": 90.0}
     path = _write(tmp_path / f"{order}.bvh", _order_case(order), [[0, 0, 0] + [values[a] for a in order]])
-    pos, _ = bvh.forward_kinematics(bvh.parse_bvh(path))
+    pos, _ = kinematics.forward_kinematics(bvh.parse_bvh(path))
     np.testing.assert_allclose(pos[0, 2], expected, atol=1e-12)
     # read_bvh: centimetres -> mm and Y up -> Z up, (x, y, z) -> (x, -z, y).
-    motion = bvh.read_bvh(path, scale=10.0)
+    motion = kinematics.read_bvh(path, scale=10.0)
     x, y, z = expected
     np.testing.assert_allclose(motion.positions[0, 2], [10 * x, -10 * z, 10 * y], atol=1e-9)
 
@@ -206,9 +208,9 @@ def test_line_number_of_a_bad_frame(tmp_path):
 
 def test_retarget_rules_on_the_fixture_humanoid(tmp_path):
     path = _write(tmp_path / "stand_001.bvh", _humanoid(), _humanoid_frames(4, np.random.default_rng(1)))
-    motion = bvh.read_bvh(path)
-    assert bvh.detect_skeleton(motion.names).name == "bandai-namco"
-    joints = bvh.retarget_to_h36m(motion)
+    motion = kinematics.read_bvh(path)
+    assert retarget.detect_skeleton(motion.names).name == "bandai-namco"
+    joints = retarget.retarget_to_h36m(motion)
     assert joints.shape == (4, NUM_JOINTS, 3) and np.all(np.isfinite(joints))
 
     def length(a: str, b: str) -> np.ndarray:
@@ -219,7 +221,7 @@ def test_retarget_rules_on_the_fixture_humanoid(tmp_path):
         np.testing.assert_allclose(length(f"l_{a}", f"l_{b}"), 10 * cm, rtol=1e-6)
         np.testing.assert_allclose(length(f"r_{a}", f"r_{b}"), 10 * cm, rtol=1e-6)
     # Hips widened to Human3.6M's proportion: 132 mm x (leg 840 mm / 896 mm) each side.
-    s = 840.0 / bvh.H36M_LEG_MM
+    s = 840.0 / retarget.H36M_LEG_MM
     np.testing.assert_allclose(length("l_hip", "r_hip"), 2 * 132 * s, rtol=1e-6)
     # Frame 0 stands straight: head top ~111 mm x s above the nose, both above the thorax; the
     # spine joint between pelvis and thorax; the lowest ankle (2nd percentile frame) 100 mm up.
@@ -235,28 +237,29 @@ def test_retarget_rules_on_the_fixture_humanoid(tmp_path):
     # Units: a file in metres read with the right scale gives the same joints.
     metres = _write(tmp_path / "metres.bvh", _humanoid(0.01), [[v * (0.01 if i < 3 else 1) for i, v in enumerate(fr)]
                                                            for fr in _humanoid_frames(4, np.random.default_rng(1))])
-    spec = bvh.SkeletonMap(**{**bvh.SKELETONS["bandai-namco"].__dict__, "name": "metres", "scale": 1000.0})
-    np.testing.assert_allclose(bvh.retarget_to_h36m(bvh.read_bvh(metres, scale=1000.0), spec), joints, atol=1e-6)
+    spec = retarget.SkeletonMap(**{**retarget.SKELETONS["bandai-namco"].__dict__, "name": "metres", "scale": 1000.0})
+    np.testing.assert_allclose(retarget.retarget_to_h36m(kinematics.read_bvh(metres, scale=1000.0), spec), joints,
+                               atol=1e-6)
 
 
 def test_unknown_skeleton_is_named(tmp_path):
     path = _write(tmp_path / "chain.bvh", CHAIN, [[0] * 18])
     with pytest.raises(ValueError, match="unknown BVH skeleton.*SKELETONS"):
-        bvh.retarget_to_h36m(bvh.read_bvh(path))
-    assert {"bandai-namco", "cmu"} <= set(bvh.SKELETONS)
-    for spec in bvh.SKELETONS.values():  # every map names all direct joints
+        retarget.retarget_to_h36m(kinematics.read_bvh(path))
+    assert {"bandai-namco", "cmu"} <= set(retarget.SKELETONS)
+    for spec in retarget.SKELETONS.values():  # every map names all direct joints
         assert set(spec.joints) == set(JOINT_NAMES) - {"spine", "nose", "head"}
 
 
 def test_splits_keep_takes_together_and_are_disjoint():
-    groups = [bvh.clip_group(f"walk_{s}_{t:03d}.bvh") for s in range(30) for t in (1, 2)]
+    groups = [library.clip_group(f"walk_{s}_{t:03d}.bvh") for s in range(30) for t in (1, 2)]
     assert groups[0] == groups[1] == "walk_0"
-    split = bvh.assign_splits(groups)
-    assert set(split.values()) == set(bvh.SPLITS) and sorted(split) == sorted(set(groups))
+    split = library.assign_splits(groups)
+    assert set(split.values()) == set(library.SPLITS) and sorted(split) == sorted(set(groups))
     assert sum(v == "test" for v in split.values()) == sum(v == "val" for v in split.values()) == 3
-    assert bvh.assign_splits(list(reversed(groups))) == split  # order-independent
+    assert library.assign_splits(list(reversed(groups))) == split  # order-independent
     with pytest.raises(ValueError, match="at least 3 different motions"):
-        bvh.assign_splits([bvh.clip_group(n) for n in ("a_001.bvh", "a_002.bvh", "b.bvh")])
+        library.assign_splits([library.clip_group(n) for n in ("a_001.bvh", "a_002.bvh", "b.bvh")])
 
 
 # --------------------------------------------------------------------------------------------
@@ -276,8 +279,8 @@ def _assert_valid_samples(arrays, seed: int) -> None:
 
 def test_generate_synthetic_from_the_fixture_folder(humanoid_folder):
     source = f"bvh:{humanoid_folder}"
-    lib = bvh.load_mocap_folder(humanoid_folder)
-    assert len(lib.clips) == 4 and lib.split_of_group["wave"] in bvh.SPLITS
+    lib = library.load_mocap_folder(humanoid_folder)
+    assert len(lib.clips) == 4 and lib.split_of_group["wave"] in library.SPLITS
     arrays = generate_synthetic(5, 0, 3, 32, supersample=1, pose_source=source, split="test")
     _assert_valid_samples(arrays, 5)
     test_clips = {c.name for c in lib.clips_in("test")}
@@ -319,15 +322,15 @@ def test_check_reports_a_broken_clip(humanoid_folder, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def bandai(cache_dir) -> bvh.MocapLibrary:
+def bandai(cache_dir) -> library.MocapLibrary:
     if not MOCAP.is_dir():
         pytest.skip(f"{MOCAP} not present")
-    return bvh.load_mocap_folder(MOCAP)
+    return library.load_mocap_folder(MOCAP)
 
 
 @needs_mocap
 def test_all_bandai_clips_load_symmetric_and_plausible(bandai):
-    assert len(bvh.find_bvh_files(MOCAP)) == 174
+    assert len(library.find_bvh_files(MOCAP)) == 174
     assert len(bandai.clips) == 174 and not bandai.failures
     pairs = [((4, 5), (1, 2)), ((5, 6), (2, 3)), ((11, 12), (14, 15)), ((12, 13), (15, 16)), ((0, 4), (0, 1))]
     for clip in bandai.clips:
@@ -336,17 +339,17 @@ def test_all_bandai_clips_load_symmetric_and_plausible(bandai):
             left = np.linalg.norm(j[:, lb] - j[:, la], axis=-1)
             right = np.linalg.norm(j[:, rb] - j[:, ra], axis=-1)
             assert np.all(np.abs(left - right) <= 0.05 * (left + right) / 2), clip.name
-        assert 1400 <= bvh.skeleton_height(j) <= 2100, clip.name
+        assert 1400 <= mocap_check.skeleton_height(j) <= 2100, clip.name
         assert np.all(np.isfinite(j))
-    heights = [bvh.observed_height(c.joints) for c in bandai.clips]
+    heights = [mocap_check.observed_height(c.joints) for c in bandai.clips]
     assert 1400 <= np.median(heights) <= 2100
     assert facing_fractions(np.concatenate([c.joints[::10] for c in bandai.clips]))["hips"] > 0.9
 
 
 @needs_mocap
 def test_bandai_splits_are_disjoint_clip_sets(bandai):
-    names = {s: {c.name for c in bandai.clips_in(s)} for s in bvh.SPLITS}
-    groups = {s: {c.group for c in bandai.clips_in(s)} for s in bvh.SPLITS}
+    names = {s: {c.name for c in bandai.clips_in(s)} for s in library.SPLITS}
+    groups = {s: {c.group for c in bandai.clips_in(s)} for s in library.SPLITS}
     assert sum(map(len, names.values())) == 174
     for a, b in (("train", "test"), ("train", "val"), ("val", "test")):
         assert not names[a] & names[b] and not groups[a] & groups[b]
@@ -376,4 +379,4 @@ def test_check_bandai(bandai):
     assert r["ok"], r["problems"]
     assert r["clips"]["loaded"] == 174 and r["frames"] > 30000 and r["frame_rate"] == [30.0]
     assert 1400 < r["heights_mm"]["median"] < 2100
-    assert {p["split"] for p in r["per_clip"]} == set(bvh.SPLITS)
+    assert {p["split"] for p in r["per_clip"]} == set(library.SPLITS)

@@ -6,13 +6,13 @@ import argparse
 import json
 from pathlib import Path
 
+import format_fixtures as ff
 import numpy as np
 import pytest
 
-import format_fixtures as ff
-from partnas_lib.data import h36m
 from partnas_lib.data.check import add_check_parser, check_dataset, format_report, run_check
-from partnas_lib.data.synthetic import save_arrays
+from partnas_lib.data.datasets import h36m, h36m_facts
+from partnas_lib.data.synth.synthetic import save_arrays
 from partnas_lib.skeleton import flip_permutation
 
 #: A shuffle that keeps the pelvis but scrambles limbs.
@@ -102,7 +102,7 @@ def test_mupots_mpii_synthetic(base):
     assert r["missing_files"]["count"] == 4 and not r["ok"]
     r = check_dataset("mpii", ff.write_mpii_json(base / "p"))
     assert r["ok"] and r["samples"] == 3 and r["reprojection_px"] is None
-    arrays = h36m.load_h36m(base / "c", selection=h36m.H36MSelection((1,), 16, (1,)), image_size=8)
+    arrays = h36m.load_h36m(base / "c", selection=h36m_facts.H36MSelection((1,), 16, (1,)), image_size=8)
     save_arrays(arrays, base / "syn" / "synthetic-test.npz")
     r = check_dataset("synthetic", base / "syn")
     assert r["ok"] and r["samples"] == len(arrays)
@@ -134,7 +134,7 @@ def test_cli_json_and_report(layout_1, base, capsys):
 
 
 def test_reprojection_ignores_invisible_joints():
-    from partnas_lib.data.check import reprojection_error
+    from partnas_lib.data.sanity import reprojection_error
 
     X = np.array([[[0.0, 0.0, 4000.0], [100.0, 0.0, 4000.0]]])
     uv = np.array([[[500.0, 500.0], [900.0, 900.0]]])

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from format_fixtures import write_h36m_3dmppe, write_mpii_json
+
 from partnas_lib.config import apply_overrides, get_preset
-from partnas_lib.data.datasets import load_split
-from partnas_lib.data.h36m import H36MSelection, H36M_SPLITS
+from partnas_lib.data.datasets.h36m_facts import H36M_SPLITS, H36MSelection
+from partnas_lib.data.splits import load_split
 
 
 @pytest.fixture
@@ -18,8 +18,9 @@ def h36m_cfg(tmp_path, monkeypatch):
     monkeypatch.setitem(H36M_SPLITS, "fixture_test", H36MSelection((9,), 1))
     cfg = get_preset("smoke")
     cfg.progress = False
-    return apply_overrides(cfg, ["data.dataset=h36m", f"data.root={root}", "data.train_subset=fixture_train",
-                                 "data.test_subset=fixture_test", "data.num_train=1000", "data.num_test=1000"]), tmp_path
+    overrides = ["data.dataset=h36m", f"data.root={root}", "data.train_subset=fixture_train",
+                 "data.test_subset=fixture_test", "data.num_train=1000", "data.num_test=1000"]
+    return apply_overrides(cfg, overrides), tmp_path
 
 
 def test_h36m_splits_are_protocol_subjects(h36m_cfg):

@@ -170,7 +170,8 @@ def test_gpu_options_are_switched_off_on_cpu_with_a_log_line(tmp_path, cache_dir
 def test_channels_last_networks_compute_the_same(cache_dir):
     """The channels_last path runs and changes nothing but the memory layout."""
     from conftest import tiny_cfg
-    from partnas_lib.models.build import build_baseline, build_supernet, random_genotype, build_derived
+
+    from partnas_lib.models.build import build_baseline, build_derived, build_supernet, random_genotype
 
     cfg = tiny_cfg(cache_dir)
     x = torch.rand(2, 3, cfg.data.image_size, cfg.data.image_size)

@@ -8,13 +8,14 @@ import shutil
 import sys
 from pathlib import Path
 
+import format_fixtures as ff
 import numpy as np
 import pytest
 
-import format_fixtures as ff
 from partnas_lib.camera import H36M_INTRINSICS
-from partnas_lib.data import h36m
-from partnas_lib.data.h36m import H36MSelection
+from partnas_lib.data import images
+from partnas_lib.data.datasets import h36m, h36m_3dmppe, h36m_facts
+from partnas_lib.data.datasets.h36m_facts import H36MSelection
 from partnas_lib.io import DataFormatError, PickleConsentError
 
 ALL_FRAMES = H36MSelection(subjects=ff.H36M_SUBJECTS, frame_step=1, cameras=ff.H36M_CAMERAS)
@@ -70,10 +71,10 @@ def test_all_layouts_load_the_same_samples(trees):
     order_c = [ic[k] for k in ib]
     np.testing.assert_allclose(c.joints_2d[order_c], b.joints_2d[list(ib.values())], atol=1e-3, rtol=0)
     # layout 1 has no 2D annotation: its 2D joints are the pinhole projection of its 3D joints
-    proj = h36m.pinhole(b.joints_3d[rows_b].astype(np.float64), b.intrinsics[rows_b, None, :2],
+    proj = h36m_3dmppe.pinhole(b.joints_3d[rows_b].astype(np.float64), b.intrinsics[rows_b, None, :2],
                      b.intrinsics[rows_b, None, 2:])
     np.testing.assert_allclose(a.joints_2d, proj, atol=1e-3, rtol=0)
-    # ... which differs from the distorted 2D by lens distortion only (formats.md: <= ~2.5 px here)
+    # ... which differs from the distorted 2D by lens distortion only (docs/formats.md: <= ~2.5 px here)
     assert np.abs(a.joints_2d - b.joints_2d[rows_b]).max() < 6.0
 
 
@@ -100,7 +101,7 @@ def test_layouts_without_images_have_black_images(trees):
 def test_convention_detected_per_release(trees):
     i2l = h36m.load_h36m(trees["i2l"], selection=H36MSelection((1,), 64), with_images=False)
     assert {m["camera_convention"] for m in i2l.meta} == {"i2l"}
-    report = h36m.h36m_3dmppe_conventions(trees["i2l"], (1, 9))
+    report = h36m_3dmppe.h36m_3dmppe_conventions(trees["i2l"], (1, 9))
     assert report["S1"]["convention"] == "i2l" and report["S1"]["error"] is None
     assert report["S9"]["fits"]["1"]["i2l"]["depth_fraction"] == 1.0
 
@@ -122,8 +123,8 @@ def test_selection_frame_step_cameras_and_named_splits(trees):
     b = h36m.load_h36m(trees["videopose3d"], selection=sel, allow_pickle=True)
     assert {m["frame"] for m in b.meta} == {0, 64}
     assert {m["cam_idx"] for m in b.meta} == {2} and {m["subject"] for m in b.meta} == {"S9"}
-    assert h36m.H36M_SPLITS["test_s9_s11_every64"].subjects == (9, 11)
-    assert h36m.H36M_SPLITS["train_s1_s5_s6_s7_s8_every5"].frame_step == 5
+    assert h36m_facts.H36M_SPLITS["test_s9_s11_every64"].subjects == (9, 11)
+    assert h36m_facts.H36M_SPLITS["train_s1_s5_s6_s7_s8_every5"].frame_step == 5
     assert not H36MSelection((11,), 1).keeps(11, 2, 2, 1, 0)  # the corrupt video
     assert H36MSelection((11,), 1, skip_corrupt=False).keeps(11, 2, 2, 1, 0)
     with pytest.raises(ValueError, match="unknown Human3.6M split"):
@@ -131,19 +132,19 @@ def test_selection_frame_step_cameras_and_named_splits(trees):
 
 
 def test_recording_names_map_to_actions_and_subactions():
-    index = h36m.index_recordings(["Directions 1", "Directions", "TakingPhoto", "WalkingDog 1", "WalkDog"])
+    index = h36m_facts.index_recordings(["Directions 1", "Directions", "TakingPhoto", "WalkingDog 1", "WalkDog"])
     assert index == {"Directions": (2, 1), "Directions 1": (2, 2), "TakingPhoto": (12, 1),
                      "WalkDog": (15, 1), "WalkingDog 1": (15, 2)}
     with pytest.raises(DataFormatError, match="Dancing"):
-        h36m.action_of_recording("Dancing 1", "somewhere")
+        h36m_facts.action_of_recording("Dancing 1", "somewhere")
 
 
 def test_packaged_calibration_matches_formats_md():
     shared = REPO.parent / "shared" / "data" / "h36m_cameras.json"
     if shared.is_file():
-        assert json.loads(shared.read_text()) == json.loads(h36m.CALIBRATION_PATH.read_text())
-    for cam_idx, cid in enumerate(h36m.CAMERA_IDS, start=1):
-        cam = h36m.h36m_camera("S1", cam_idx)
+        assert json.loads(shared.read_text()) == json.loads(h36m_facts.CALIBRATION_PATH.read_text())
+    for cam_idx, cid in enumerate(h36m_facts.CAMERA_IDS, start=1):
+        cam = h36m_facts.h36m_camera("S1", cam_idx)
         np.testing.assert_allclose(cam.f, H36M_INTRINSICS[cid]["f"], atol=1e-2)
         np.testing.assert_allclose(cam.c, H36M_INTRINSICS[cid]["c"], atol=1e-2)
         assert cam.size == H36M_INTRINSICS[cid]["size"] and cam.name == cid
@@ -154,7 +155,7 @@ def test_packaged_calibration_matches_formats_md():
 # --------------------------------------------------------------------------------------------
 
 def test_process_bbox_is_square_and_grown():
-    box = h36m.process_bbox([100, 200, 50, 200], 1000, 1000)
+    box = images.process_bbox([100, 200, 50, 200], 1000, 1000)
     # 3DMPPE: x2 = x1 + w - 1, so the box is 49 x 199 px; widened to 199 x 199, then x 1.25
     np.testing.assert_allclose(box[2:], [199 * 1.25, 199 * 1.25])
     np.testing.assert_allclose(box[:2] + box[2:] / 2, [100 + 49 / 2, 200 + 199 / 2])
@@ -162,11 +163,11 @@ def test_process_bbox_is_square_and_grown():
 
 def test_crop_square_pixel_convention():
     ramp = np.tile(np.arange(200, dtype=np.uint8)[None, :, None], (100, 1, 3))  # value = column
-    same = h36m.crop_square(ramp, [0, 0, 200, 100], 100)
+    same = images.crop_square(ramp, [0, 0, 200, 100], 100)
     assert same.shape == (100, 100, 3)
     # crop pixel j has its centre at image x = (j + 0.5) * 2, i.e. column index 2j + 0.5
     np.testing.assert_allclose(same[50, 10:90, 0], 2 * np.arange(10, 90) + 0.5, atol=0.51)
-    outside = h36m.crop_square(ramp, [-100, -100, 50, 50], 8)
+    outside = images.crop_square(ramp, [-100, -100, 50, 50], 8)
     assert not outside.any()
 
 
@@ -220,7 +221,8 @@ def test_malformed_json_names_file(copy_of):
     root = copy_of("i2l")
     path = root / "annotations" / "Human36M_subject9_data.json"
     path.write_text(path.read_text()[:-40])
-    with pytest.raises(DataFormatError, match=r"Human36M_subject9_data\.json: annotation file is malformed JSON at line 1"):
+    malformed = r"Human36M_subject9_data\.json: annotation file is malformed JSON at line 1"
+    with pytest.raises(DataFormatError, match=malformed):
         h36m.load_h36m(root, selection=ALL_FRAMES, with_images=False)
 
 

@@ -70,7 +70,8 @@ def test_pa_mpjpe_does_not_allow_reflections():
     gt = _pose(1)
     mirrored = gt * np.array([-1, 1, 1])
     aligned = procrustes_align(mirrored, gt)
-    r_det = np.linalg.det(np.linalg.lstsq(mirrored[0] - mirrored[0].mean(0), aligned[0] - aligned[0].mean(0), rcond=None)[0])
+    centred = mirrored[0] - mirrored[0].mean(0), aligned[0] - aligned[0].mean(0)
+    r_det = np.linalg.det(np.linalg.lstsq(*centred, rcond=None)[0])
     assert r_det > 0
     assert pa_mpjpe(mirrored, gt) > 1.0
 

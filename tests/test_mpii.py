@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import format_fixtures as ff
 import numpy as np
 import pytest
 import torch
 
-import format_fixtures as ff
-from partnas_lib.data import h36m, mpii
+from partnas_lib.data import sample
+from partnas_lib.data.batches import make_batch
+from partnas_lib.data.datasets import h36m, h36m_facts, mpii
 from partnas_lib.io import DataFormatError
-from partnas_lib.data.sample import PoseDataset
 from partnas_lib.skeleton import JOINT_NAMES
 
 
@@ -67,12 +68,12 @@ def test_concat_for_mixed_training(root, tmp_path):
     two_d = mpii.load_mpii(root, image_size=16)
     three_d = h36m.load_h36m(ff.write_h36m_cdf(tmp_path / "c", subjects=(1,), actions=(2,), subactions=(1,),
                                                cameras=(1,), num_frames=6),
-                             selection=h36m.H36MSelection((1,), 1, (1,)), image_size=16)
-    mixed = mpii.concat_arrays(three_d, two_d)
+                             selection=h36m_facts.H36MSelection((1,), 1, (1,)), image_size=16)
+    mixed = sample.concat_arrays(three_d, two_d)
     assert len(mixed) == len(three_d) + len(two_d)
     np.testing.assert_array_equal(mixed.has_3d, [True] * len(three_d) + [False] * len(two_d))
     assert [m["source"] for m in mixed.meta] == ["h36m"] * len(three_d) + ["mpii"] * len(two_d)
-    item = PoseDataset(mixed)[len(mixed) - 1]
-    assert item["image"].shape == (3, 16, 16) and item["has_3d"] == torch.tensor(False)
+    batch = make_batch(mixed, np.array([len(mixed) - 1]), torch.device("cpu"))
+    assert batch["image"].shape == (1, 3, 16, 16) and not batch["has_3d"][0]
     with pytest.raises(ValueError, match="same image_size"):
-        mpii.concat_arrays(two_d, mpii.load_mpii(root, image_size=8, with_images=False))
+        sample.concat_arrays(two_d, mpii.load_mpii(root, image_size=8, with_images=False))

@@ -6,32 +6,33 @@ import numpy as np
 import pytest
 
 from partnas_lib.camera import image_to_crop
-from partnas_lib.data import multi
-from partnas_lib.data.h36m import crop_square
-from partnas_lib.data.poses import Body, forward_kinematics, neutral_angles
-from partnas_lib.data.render import render_people
-from partnas_lib.eval.mupots_scorer import BONES_SAFE_ORDER, rescale_bones
+from partnas_lib.data import images
+from partnas_lib.data.datasets.mupots_facts import BONES_SAFE_ORDER, rescale_bones
+from partnas_lib.data.images import crop_square
+from partnas_lib.data.synth import scene_splits, scenes
+from partnas_lib.data.synth.body import Body, forward_kinematics, neutral_angles
+from partnas_lib.data.synth.render import render_people
 
 SEED = 4242
 
 
 @pytest.fixture(scope="module")
-def frames() -> list[multi.MultiPersonFrame]:
-    return list(multi.iter_frames(SEED, range(3), 2, width=192, supersample=1, workers=1))
+def frames() -> list[scenes.MultiPersonFrame]:
+    return list(scenes.iter_frames(SEED, range(3), 2, width=192, supersample=1, workers=1))
 
 
-def _lined_up(rng: np.random.Generator, near: float, far: float) -> multi.SceneSetup:
+def _lined_up(rng: np.random.Generator, near: float, far: float) -> scenes.SceneSetup:
     """Two standing people on the camera's line of sight, one behind the other."""
-    cam = multi.frame_camera(rng, 192)
-    fwd, _ = multi._floor_axes(cam)
-    people = [multi.PersonSetup(Body.mean(), "standing", cam.C[:2] + d * fwd, yaw)
+    cam = scenes.frame_camera(rng, 192)
+    fwd, _ = scenes._floor_axes(cam)
+    people = [scenes.PersonSetup(Body.mean(), "standing", cam.C[:2] + d * fwd, yaw)
               for d, yaw in ((far, 0.0), (near, 90.0))]
-    return multi.SceneSetup(camera=cam, people=people, render_seed=7, sequence="S01", index=0)
+    return scenes.SceneSetup(camera=cam, people=people, render_seed=7, sequence="S01", index=0)
 
 
 def test_a_nearer_person_hides_a_farther_one():
     setup = _lined_up(np.random.default_rng(0), near=3500.0, far=6000.0)
-    frame = multi.render_frame(setup, SEED, 0, supersample=1)
+    frame = scenes.render_frame(setup, SEED, 0, supersample=1)
     far, near = frame.people
     assert near.root_depth < far.root_depth
     # the far person's pelvis and spine lie behind the near person's body
@@ -53,7 +54,7 @@ def test_a_nearer_person_hides_a_farther_one():
 
 def test_boxes_contain_the_projected_joints(frames):
     for f in frames:
-        assert multi.PEOPLE_PER_SCENE[0] <= len(f.people) <= multi.PEOPLE_PER_SCENE[1]
+        assert scenes.PEOPLE_PER_SCENE[0] <= len(f.people) <= scenes.PEOPLE_PER_SCENE[1]
         assert f.image.shape == (f.size[1], f.size[0], 3) and f.image.dtype == np.uint8
         for p in f.people:
             np.testing.assert_allclose(p.joints_2d, f.camera.project(p.joints_cam), atol=1e-6)
@@ -61,7 +62,7 @@ def test_boxes_contain_the_projected_joints(frames):
             assert w == pytest.approx(h)  # 3DMPPE boxes are square (aspect 1)
             assert np.all(p.joints_2d >= [x, y]) and np.all(p.joints_2d <= [x + w, y + h])
             assert np.all(p.joints_2d >= 0) and np.all(p.joints_2d <= f.size)  # whole person in the frame
-            lo, hi = multi.GROUND_DISTANCE_MM
+            lo, hi = scenes.GROUND_DISTANCE_MM
             assert lo - 1500 < p.root_depth < hi + 1500
 
 
@@ -79,7 +80,7 @@ def test_people_keep_their_spots_over_a_sequence(frames):
 
 def test_per_person_crops_are_valid_samples(frames):
     f = frames[2]
-    samples = multi.frame_samples(f, 64)
+    samples = scene_splits.frame_samples(f, 64)
     assert len(samples) == len(f.people)
     for i, s in enumerate(samples):
         s.validate(f"person {i}")
@@ -93,14 +94,14 @@ def test_per_person_crops_are_valid_samples(frames):
 
 
 def test_a_frame_renders_the_same_alone(frames):
-    alone = multi.render_frame(multi.scene_setup(SEED, 1, 192), SEED, 1, supersample=1, image_id=3)
+    alone = scenes.render_frame(scenes.scene_setup(SEED, 1, 192), SEED, 1, supersample=1, image_id=3)
     np.testing.assert_array_equal(alone.image, frames[3].image)
     np.testing.assert_array_equal(alone.people[0].joints_cam, frames[3].people[0].joints_cam)
 
 
 def test_universal_skeleton_has_the_mean_bone_lengths(frames):
     X = frames[0].people[0].joints_cam
-    U = multi.universal_skeleton(X)
+    U = scenes.universal_skeleton(X)
     mean = forward_kinematics(Body.mean(), neutral_angles())
     np.testing.assert_allclose(U[0], X[0])
     for c, p in BONES_SAFE_ORDER:
@@ -114,18 +115,19 @@ def test_universal_skeleton_has_the_mean_bone_lengths(frames):
 def test_antialiased_crop_is_aligned_with_the_pixel_convention():
     cols = np.tile(np.arange(200, dtype=np.uint8)[None, :, None], (200, 1, 3))
     box = np.array([20.0, 30.0, 128.0, 128.0])  # 4 image pixels per crop pixel
-    crop = multi.crop_antialiased(cols, box, 32)
+    crop = images.crop_antialiased(cols, box, 32)
     centres = box[0] + (np.arange(32) + 0.5) * 4.0 - 0.5  # value of a pixel = its column index
     np.testing.assert_allclose(crop[5, :, 0], centres, atol=0.51)
-    np.testing.assert_array_equal(multi.crop_antialiased(cols, [20, 30, 32, 32], 32), crop_square(cols, [20, 30, 32, 32], 32))
+    np.testing.assert_array_equal(images.crop_antialiased(cols, [20, 30, 32, 32], 32),
+                                  crop_square(cols, [20, 30, 32, 32], 32))
 
 
 def test_split_is_cached_and_sized(tmp_path):
-    assert multi.split_layout("test", 600) == (20, 10)
-    assert multi.split_layout("train", 60) == (10, 2)
-    a = multi.load_multi_split("val", 6, 0, 32, width=128, supersample=1, cache_dir=tmp_path, progress=False)
+    assert scene_splits.split_layout("test", 600) == (20, 10)
+    assert scene_splits.split_layout("train", 60) == (10, 2)
+    a = scene_splits.load_multi_split("val", 6, 0, 32, width=128, supersample=1, cache_dir=tmp_path, progress=False)
     assert len(list(tmp_path.glob("multi-*.npz"))) == 1
-    b = multi.load_multi_split("val", 6, 0, 32, width=128, supersample=1, cache_dir=tmp_path, progress=False)
+    b = scene_splits.load_multi_split("val", 6, 0, 32, width=128, supersample=1, cache_dir=tmp_path, progress=False)
     np.testing.assert_array_equal(a.images, b.images)
     assert a.meta == b.meta and a.meta[0]["source"] == "synthetic-multi" and a.meta[0]["split"] == "val"
     assert {m["image_id"] for m in a.meta} == {0, 1}

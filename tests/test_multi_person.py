@@ -11,18 +11,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import format_fixtures as ff
 import numpy as np
 import pytest
-
-import format_fixtures as ff
 from conftest import tiny_cfg
-from partnas_lib import multi_person
+
 from partnas_lib.cli import main
 from partnas_lib.config import Config
-from partnas_lib.data.mupots import load_mupots
+from partnas_lib.data.datasets.mupots import load_mupots
+from partnas_lib.eval import multi_frame, multi_person
 from partnas_lib.models.build import build_model, random_genotype
 from partnas_lib.models.rootnet import k_prior
 from partnas_lib.train.checkpoint import save_checkpoint
+from partnas_lib.train.rootnet import load_rootnet
 
 KEYS = ("pck3d_rel", "pck3d_abs", "auc_rel", "root_error_mm", "mean_depth_root_error_mm")
 
@@ -71,7 +72,7 @@ def test_rootnet_train_then_evaluate_synthetic_scenes(run, capsys):
     second = json.loads((run / "metrics_multi.json").read_text())
     assert second["root_source"].startswith("RootNet") and second["mean_depth_source"] == "RootNet training set mean"
     assert second["mean_depth_mm"] == pytest.approx(rn["train_mean_depth_mm"])
-    model, ckpt = multi_person.load_rootnet(run)
+    model, ckpt = load_rootnet(run)
     assert ckpt["data"] == "synthetic-multi"
 
 
@@ -133,12 +134,12 @@ def test_errors_are_named(run, tmp_path):
 
 def test_notebook_helpers_give_people_in_camera_space(run):
     cfg = Config.load(run / "config.json")
-    frame = multi_person.load_test_frame(cfg, sequence=1, frame=0)
-    gt = multi_person.scene_people(frame)
+    frame = multi_frame.load_test_frame(cfg, sequence=1, frame=0)
+    gt = multi_frame.scene_people(frame)
     n = len(frame.people)
     assert gt["joints_cam"].shape == (n, 17, 3) and gt["bbox"].shape == (n, 4)
     np.testing.assert_allclose(gt["root_depth"], gt["joints_cam"][:, 0, 2])
-    out = multi_person.predict_frame(cfg, run, frame)
+    out = multi_frame.predict_frame(cfg, run, frame)
     assert out["pred_cam"].shape == out["pred_cam_gt_root"].shape == (n, 17, 3)
     assert out["root_source"].startswith("k prior")
     np.testing.assert_allclose(out["pred_root_depth"], out["k_prior"])

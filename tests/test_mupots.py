@@ -6,12 +6,12 @@ import json
 import shutil
 from pathlib import Path
 
+import format_fixtures as ff
 import numpy as np
 import pytest
 import scipy.io
 
-import format_fixtures as ff
-from partnas_lib.data import mupots
+from partnas_lib.data.datasets import mupots, mupots_facts, mupots_mat
 from partnas_lib.io import DataFormatError
 from partnas_lib.skeleton import JOINT_NAMES
 
@@ -27,13 +27,13 @@ def _key(meta: dict) -> tuple:
 
 
 def test_joint_map_is_a_permutation_with_matching_names():
-    assert sorted(mupots.H36M_FROM_MUPOTS) == list(range(17))
+    assert sorted(mupots_facts.H36M_FROM_MUPOTS) == list(range(17))
     same = {"pelvis", "r_hip", "r_knee", "r_ankle", "l_hip", "l_knee", "l_ankle", "spine", "thorax",
             "l_shoulder", "l_elbow", "l_wrist", "r_shoulder", "r_elbow", "r_wrist"}
-    for h, m in enumerate(mupots.H36M_FROM_MUPOTS):
+    for h, m in enumerate(mupots_facts.H36M_FROM_MUPOTS):
         if JOINT_NAMES[h] in same:
-            assert mupots.MUPOTS_JOINT_NAMES[m] == JOINT_NAMES[h]
-    assert mupots.MUPOTS_JOINT_NAMES[mupots.H36M_FROM_MUPOTS[10]] == "head_top"
+            assert mupots_facts.MUPOTS_JOINT_NAMES[m] == JOINT_NAMES[h]
+    assert mupots_facts.MUPOTS_JOINT_NAMES[mupots_facts.H36M_FROM_MUPOTS[10]] == "head_top"
 
 
 def test_both_layouts_load_the_same_people(trees):
@@ -70,7 +70,7 @@ def test_intrinsics_are_estimated_per_sequence(trees):
     X = np.array([[-1.0, -0.5, 2.0], [0.0, 0.5, 4.0], [1.0, -1.0, 3.0], [2.0, 1.0, 5.0]]) * 1000
     true = np.array([1200.0, 1100.0, 960.0, 540.0])
     uv = X[:, :2] / X[:, 2:] * true[:2] + true[2:]
-    est, rms = mupots.estimate_intrinsics(uv, X)
+    est, rms = mupots_mat.estimate_intrinsics(uv, X)
     np.testing.assert_allclose(est, true, atol=1e-6)
     assert rms < 1e-6
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import format_fixtures as ff
 import numpy as np
 import pytest
 
-import format_fixtures as ff
-from partnas_lib.data import mupots
+from partnas_lib.data.datasets import mupots
 from partnas_lib.eval import mupots_scorer as ms
 from partnas_lib.skeleton import NUM_JOINTS
 
@@ -93,7 +93,7 @@ def test_values_are_means_over_sequences_not_over_people():
 
 
 def test_matching_follows_the_official_vote_count():
-    (a3, a2), (b3, b2) = person(-900, seed=5), person(900, 5000, seed=6)
+    (_, a2), (_, b2) = person(-900, seed=5), person(900, 5000, seed=6)
     gt2 = np.stack([a2, b2])
     np.testing.assert_array_equal(ms.match_people(gt2, np.stack([b2, a2])), [1, 0])
     # 50 px away on every joint: outside the 40 px window, nobody matches

@@ -5,10 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from partnas_lib.data.poses import (
-    ACTIONS, ANGLE_NAMES, PLACEMENT_RADIUS, Body, forward_kinematics, limits_of, neutral_angles,
-    sample_angles, sample_body, sample_pose,
-)
+from partnas_lib.data.synth.actions import ACTIONS, PLACEMENT_RADIUS, sample_angles, sample_pose
+from partnas_lib.data.synth.body import ANGLE_NAMES, Body, forward_kinematics, limits_of, neutral_angles, sample_body
 from partnas_lib.skeleton import BONES
 
 

@@ -7,12 +7,12 @@ import pytest
 import torch
 
 from partnas_lib.camera import Camera, crop_intrinsics, look_at, square_bbox
-from partnas_lib.data.poses import Body, forward_kinematics, neutral_angles, place_in_world
-from partnas_lib.data.render import (
-    PRIMITIVE_NAMES, build_primitives, intersection_constants, random_scene, raycast, raycast_dense,
-    render_batch,
-)
-from partnas_lib.data.synthetic import _sample_geometry
+from partnas_lib.data.synth.actions import place_in_world
+from partnas_lib.data.synth.body import Body, forward_kinematics, neutral_angles
+from partnas_lib.data.synth.capsules import PRIMITIVE_NAMES, build_primitives
+from partnas_lib.data.synth.raycast import intersection_constants, raycast, raycast_dense
+from partnas_lib.data.synth.render import random_scene, render_batch
+from partnas_lib.data.synth.synthetic import _sample_geometry
 
 
 def _facing_camera(angles: dict[str, float], body: Body | None = None, size: int = 64):

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from partnas_lib.data import multi
+from partnas_lib.data.synth import scene_splits as multi
 from partnas_lib.models.backbone import resnet_trunk
 from partnas_lib.models.rootnet import A_REAL_MM2, RootNet, k_prior, predict_root_depth
-from partnas_lib.multi_person import fit_rootnet, rootnet_report
+from partnas_lib.train.rootnet import fit_rootnet, rootnet_report
 
 
 def test_k_prior_by_hand():
@@ -22,7 +22,8 @@ def test_k_prior_by_hand():
     boxes = np.concatenate([np.zeros((3, 2)), sides], axis=1)
     np.testing.assert_allclose(k_prior(boxes, np.tile([*f, 500, 500], (3, 1))), Z)
     # twice as far -> a quarter of the area -> twice the k; the principal point does not matter
-    assert k_prior([0, 0, 50, 50], [1000, 1000, 0, 0]) == pytest.approx(2 * k_prior([0, 0, 100, 100], [1000, 1000, 9, 9]))
+    small, large = k_prior([0, 0, 50, 50], [1000, 1000, 0, 0]), k_prior([0, 0, 100, 100], [1000, 1000, 9, 9])
+    assert small == pytest.approx(2 * large)
     with pytest.raises(ValueError, match="positive area"):
         k_prior([0, 0, 0, 10], [1000, 1000, 0, 0])
 

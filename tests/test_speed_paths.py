@@ -12,7 +12,7 @@ from partnas_lib.nas.cells import FixedCell, MixedEdge
 from partnas_lib.nas.depthwise import DepthwiseConv2d, _DepthwiseConvFn, depthwise_weight_grad
 from partnas_lib.nas.genotype import CellGenotype
 from partnas_lib.nas.ops import ReLUFirst, build_op
-from partnas_lib.train.loop import make_adam
+from partnas_lib.train.device import make_adam
 
 
 @pytest.mark.parametrize("kernel,dilation", [(3, 1), (5, 1), (3, 2), (5, 2)])
@@ -60,14 +60,16 @@ def test_batched_mixed_edges_equal_separate_edges():
     singles = [MixedEdge(c, DEFAULT_OPS, 4, parts) for _ in range(s_count)]
     state = batched.state_dict()
     for s, edge in enumerate(singles):
-        own = {k: (v if v.ndim == 0 else state[k][s * v.shape[0]:(s + 1) * v.shape[0]]) for k, v in edge.state_dict().items()}
+        own = {k: (v if v.ndim == 0 else state[k][s * v.shape[0]:(s + 1) * v.shape[0]])
+               for k, v in edge.state_dict().items()}
         edge.load_state_dict(own)
     xs = [torch.randn(4, parts * c, 8, 8) for _ in range(s_count)]
     w = torch.softmax(torch.randn(s_count, parts, len(DEFAULT_OPS)), -1)
     beta = torch.softmax(torch.randn(s_count, parts), 0)
     mixed, bypass = batched.mix(xs, w, beta)
     together = batched.assemble(mixed, bypass)
-    separate = sum(e(x, w[s]) * beta[s].repeat_interleave(c).view(1, -1, 1, 1) for s, (e, x) in enumerate(zip(singles, xs)))
+    separate = sum(e(x, w[s]) * beta[s].repeat_interleave(c).view(1, -1, 1, 1)
+                   for s, (e, x) in enumerate(zip(singles, xs)))
     torch.testing.assert_close(together, separate)
 
 
@@ -160,7 +162,8 @@ def test_depthwise_conv_under_cpu_autocast_gives_float32_gradients():
     ref = nn.Conv2d(4, 4, 5, padding=2, groups=4, bias=False)
     ref.weight.data.copy_(conv.weight.data)
     ref(x.detach()).sum().backward()
-    torch.testing.assert_close(conv.weight.grad, ref.weight.grad, rtol=0.05, atol=0.05 * ref.weight.grad.abs().max().item())
+    torch.testing.assert_close(conv.weight.grad, ref.weight.grad, rtol=0.05,
+                               atol=0.05 * ref.weight.grad.abs().max().item())
 
 
 @pytest.mark.parametrize("k", [1, 4])

@@ -36,10 +36,10 @@ def test_summary_leaves_the_model_alone():
     assert report["params"] == count_parameters(net)
 
 
-@pytest.mark.parametrize("which", ["baseline", "supernet", "derived"])
+@pytest.mark.parametrize("which", ["baseline", "supernet", "searched", "random"])
 def test_summary_fields_add_up(which):
     cfg = get_preset("smoke")
-    r = summarize_config(cfg, which, random_genotype(cfg) if which == "derived" else None)
+    r = summarize_config(cfg, which, random_genotype(cfg) if which == "searched" else None)
     assert r["params"] == r["trunk_params"] + r["head_params"]
     assert r["macs"] == r["trunk_macs"] + r["head_macs"] and r["head_macs"] > 0
     assert sum(r["per_part_params"].values()) == r["head_params"]
@@ -56,32 +56,35 @@ def test_paper_preset_part_aware_network_is_at_most_0_38_of_the_baseline():
     cells of the search space and on its heaviest cell (every edge a sep_conv_5x5)."""
     cfg = get_preset("paper")
     baseline = summarize_config(cfg, "baseline")
-    ratios = [summarize_config(cfg, "derived", random_genotype(cfg, seed))["params"] / baseline["params"]
+    ratios = [summarize_config(cfg, "searched", random_genotype(cfg, seed))["params"] / baseline["params"]
               for seed in range(8)]
     assert max(ratios) <= 0.38, ratios
     g = random_genotype(cfg, 0)
     heavy = CellGenotype(tuple((("sep_conv_5x5", 0), ("sep_conv_5x5", 1)) for _ in range(3)))
-    worst = summarize_config(cfg, "derived", Genotype({n: heavy for n in g.cells}, g.grouping, g.ops))
+    worst = summarize_config(cfg, "searched", Genotype({n: heavy for n in g.cells}, g.grouping, g.ops))
     assert worst["params"] / baseline["params"] <= 0.38
 
 
 def test_cli_model_summary_json(capsys, tmp_path):
-    assert cli.main(["model", "summary", "--preset", "smoke", "--json", "--random", "--seed", "3"]) == 0
+    """One --model vocabulary with reproduce/retrain: searched (with --genotype), random, baseline,
+    plus supernet."""
+    assert cli.main(["model", "summary", "--preset", "smoke", "--json", "--model", "random", "--seed", "3"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert {"params", "macs", "per_part_params"} <= set(report)
-    assert report["which"] == "derived" and report["genotype_source"] == "random (seed 3)"
+    assert report["which"] == "random" and report["genotype_source"] == "random (seed 3)"
     cfg = get_preset("smoke")
     cfg.seed = 3
     assert report["genotype"] == random_genotype(cfg).to_json()["parts"]
-    # the issue's spelling, --genotype random, is the same as --random
-    assert cli.main(["model", "summary", "--preset", "smoke", "--json", "--genotype", "random", "--seed", "3"]) == 0
+    # nothing searched yet: the default stands in a random cell per part
+    assert cli.main(["model", "summary", "--preset", "smoke", "--json", "--seed", "3"]) == 0
     assert json.loads(capsys.readouterr().out)["genotype"] == report["genotype"]
     path = tmp_path / "g.json"
     random_genotype(cfg, 7).save(path)
     assert cli.main(["model", "summary", "--preset", "smoke", "--genotype", str(path), "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["genotype"] == random_genotype(cfg, 7).to_json()["parts"]
+    searched = json.loads(capsys.readouterr().out)
+    assert searched["which"] == "searched" and searched["genotype"] == random_genotype(cfg, 7).to_json()["parts"]
     assert cli.main(["model", "summary", "--preset", "smoke", "--model", "baseline"]) == 0
     out = capsys.readouterr().out
     assert "parameters" in out and "multiply-adds" in out and "body" in out
-    assert cli.main(["model", "summary", "--preset", "smoke", "--model", "supernet", "--random"]) == 2
-    assert "only apply to --model derived" in capsys.readouterr().err
+    assert cli.main(["model", "summary", "--preset", "smoke", "--model", "supernet", "--genotype", str(path)]) == 2
+    assert "only applies to --model searched" in capsys.readouterr().err

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
-from partnas_lib.data.poses import ACTIONS
-from partnas_lib.data.sample import PoseDataset, SampleArrays
-from partnas_lib.data.synthetic import (
-    SPLIT_OFFSETS, cache_path, generate_synthetic, load_synthetic_split, split_seed,
+from partnas_lib.data.batches import make_batch
+from partnas_lib.data.sample import SampleArrays
+from partnas_lib.data.synth.actions import ACTIONS
+from partnas_lib.data.synth.synthetic import (
+    SPLIT_OFFSETS,
+    cache_path,
+    generate_synthetic,
+    load_synthetic_split,
+    split_seed,
 )
 
 _FIELDS = ("images", "joints_2d", "joints_3d", "joints_vis", "root_depth", "intrinsics", "bbox", "has_3d")
@@ -37,8 +43,8 @@ def test_fields_shapes_and_dtypes(arrays):
     assert arrays.has_3d.dtype == bool and arrays.has_3d.all()
     for i in range(n):
         arrays.sample(i).validate(f"synthetic sample {i}")
-    item = PoseDataset(arrays)[0]
-    assert item["image"].shape == (3, 32, 32)
+    batch = make_batch(arrays, np.array([0]), torch.device("cpu"))
+    assert batch["image"].shape == (1, 3, 32, 32)
 
 
 def test_meta_and_root_depth(arrays):

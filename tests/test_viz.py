@@ -15,13 +15,16 @@ import plotly.graph_objects as go  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.patches import FancyArrowPatch, Rectangle  # noqa: E402
 
+from partnas_lib import notebook as nb  # noqa: E402
 from partnas_lib.config import DEFAULT_OPS  # noqa: E402
-from partnas_lib.data.poses import Body, forward_kinematics, neutral_angles  # noqa: E402
 from partnas_lib.data.sample import SampleArrays  # noqa: E402
+from partnas_lib.data.synth.body import Body, forward_kinematics, neutral_angles  # noqa: E402
+from partnas_lib.eval import analysis as eval_analysis  # noqa: E402
+from partnas_lib.models import receptive_field  # noqa: E402
+from partnas_lib.nas import analysis as nas_analysis  # noqa: E402
 from partnas_lib.nas.genotype import CellGenotype, Genotype  # noqa: E402
-from partnas_lib.skeleton import BONES, NUM_JOINTS, get_grouping  # noqa: E402
-from partnas_lib.viz import analysis, images, results, scene, search, skeleton3d  # noqa: E402
-from partnas_lib.viz import notebook as nb  # noqa: E402
+from partnas_lib.skeleton import BONES, NUM_JOINTS, bone_lengths, get_grouping  # noqa: E402
+from partnas_lib.viz import cells, images, results, search, skeleton3d  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -164,12 +167,12 @@ def test_wrong_joint_shape_is_named():
 
 
 def test_entropy_by_hand():
-    assert analysis.entropy(np.full(8, 1 / 8)) == pytest.approx(math.log(8))
-    assert analysis.entropy(np.full(8, 1 / 8), normalise=True) == pytest.approx(1.0)
-    assert analysis.entropy(np.eye(4)[1]) == pytest.approx(0.0)
-    assert analysis.entropy([0.5, 0.5, 0.0, 0.0]) == pytest.approx(math.log(2))
-    assert analysis.entropy([0.5, 0.5, 0.0, 0.0], normalise=True) == pytest.approx(0.5)
-    np.testing.assert_allclose(analysis.entropy(np.array([[1.0, 0.0], [0.5, 0.5]])), [0.0, math.log(2)])
+    assert nas_analysis.entropy(np.full(8, 1 / 8)) == pytest.approx(math.log(8))
+    assert nas_analysis.entropy(np.full(8, 1 / 8), normalise=True) == pytest.approx(1.0)
+    assert nas_analysis.entropy(np.eye(4)[1]) == pytest.approx(0.0)
+    assert nas_analysis.entropy([0.5, 0.5, 0.0, 0.0]) == pytest.approx(math.log(2))
+    assert nas_analysis.entropy([0.5, 0.5, 0.0, 0.0], normalise=True) == pytest.approx(0.5)
+    np.testing.assert_allclose(nas_analysis.entropy(np.array([[1.0, 0.0], [0.5, 0.5]])), [0.0, math.log(2)])
 
 
 def _history_json() -> dict:
@@ -200,21 +203,21 @@ def _history_json() -> dict:
 def test_search_history_reads_and_summarises(tmp_path):
     (tmp_path / "search").mkdir()
     (tmp_path / "search" / "alpha_history.json").write_text(json.dumps(_history_json()))
-    h = analysis.SearchHistory.load(tmp_path)
+    h = nas_analysis.SearchHistory.load(tmp_path)
     assert h.alpha.shape == (3, 2, 9, 3) and h.beta.shape == (3, 2, 9)
     assert h.finished and h.warmup_epochs() == [1] and h.edge_labels[4] == "2→3"
     assert np.isnan(h.w_loss[0]) and np.isnan(h.a_loss[1]) and h.a_loss[2] == 1.6
-    ent = analysis.alpha_entropy(h)
+    ent = nas_analysis.alpha_entropy(h)
     np.testing.assert_allclose(ent[0], [1.0, 1.0])
     np.testing.assert_allclose(ent[2], [math.log(2) / math.log(3), 0.0])
     # parameter-free ops here: none + skip_connect
-    np.testing.assert_allclose(analysis.parameter_free_share(h)[2], [0.5, 0.0])
-    np.testing.assert_allclose(analysis.op_share(h)[2, 1], [0.0, 0.0, 1.0])
+    np.testing.assert_allclose(nas_analysis.parameter_free_share(h)[2], [0.5, 0.0])
+    np.testing.assert_allclose(nas_analysis.op_share(h)[2, 1], [0.0, 0.0, 1.0])
     # derive score of edge 0 of part a: best non-none op 0.5 x beta 0.5
-    assert analysis.edge_scores(h)[0, 0] == pytest.approx(0.25)
+    assert nas_analysis.edge_scores(h)[0, 0] == pytest.approx(0.25)
     assert h.cells_at(0) is None and h.cells_at(-1)["a"].edges[0] == ("sep_conv_3x3", 0, 2)
     with pytest.raises(FileNotFoundError, match="has the search run"):
-        analysis.SearchHistory.load(tmp_path / "missing")
+        nas_analysis.SearchHistory.load(tmp_path / "missing")
 
 
 def _cell(nodes) -> CellGenotype:
@@ -230,65 +233,65 @@ CHAIN = _cell([[("sep_conv_3x3", 1), ("skip_connect", 0)], [("sep_conv_3x3", 2),
 
 
 def test_trunk_receptive_fields_match_the_known_resnet_values():
-    assert analysis.trunk_receptive_fields(18, "layer4") == [(11, 4), (43, 4), (99, 8), (211, 16), (435, 32)]
-    assert analysis.trunk_receptive_fields(50, "layer3")[-1] == (267, 16)
+    assert receptive_field.trunk_receptive_fields(18, "layer4") == [(11, 4), (43, 4), (99, 8), (211, 16), (435, 32)]
+    assert receptive_field.trunk_receptive_fields(50, "layer3")[-1] == (267, 16)
 
 
 def test_cell_receptive_field_by_hand():
     # cell 1 at stride 8: in0 = layer2 (99 px, stride 8), in1 = layer3 (211 px, stride 16) -> 211 + 16
     # node2 = max(99 + 0, 227 + 4*8) = 259; node3 = max(259 + 8*8, 99 + 2*8) = 323;
     # node4 = max(323 + 4*8, 227 + 0) = 355
-    assert analysis.cell_receptive_field(MIXED, [(99, 8), (211, 16)], stride=8) == 355
+    assert receptive_field.cell_receptive_field(MIXED, [(99, 8), (211, 16)], stride=8) == 355
     # cell 2 at stride 4: in0 = layer3 (211 + 16 = 227), in1 = cell 1 (355 + 8 = 363)
     # node2 = max(227, 363 + 16) = 379; node3 = max(379 + 32, 227 + 8) = 411; node4 = max(411 + 16, 363) = 427
-    trunk = analysis.trunk_receptive_fields(18, "layer3")
-    assert analysis.head_receptive_field(MIXED, trunk, num_cells=2) == 427
+    trunk = receptive_field.trunk_receptive_fields(18, "layer3")
+    assert receptive_field.head_receptive_field(MIXED, trunk, num_cells=2) == 427
     # skip connections add nothing but the up-sampling: 227 after cell 1, max(227, 227 + 8) after cell 2
-    assert analysis.head_receptive_field(SKIPS, trunk, num_cells=2) == 235
+    assert receptive_field.head_receptive_field(SKIPS, trunk, num_cells=2) == 235
     genotype = Genotype({"torso": SKIPS, "arm": MIXED}, {"torso": [0], "arm": list(range(1, 17))}, list(DEFAULT_OPS))
-    assert analysis.part_receptive_fields(genotype, 18, "layer3", 2) == {"torso": 235, "arm": 427}
+    assert receptive_field.part_receptive_fields(genotype, 18, "layer3", 2) == {"torso": 235, "arm": 427}
     with pytest.raises(ValueError, match="no receptive-field growth known for op 'conv_7x7'"):
-        analysis.cell_receptive_field(_cell([[("conv_7x7", 0)], [("skip_connect", 0)], [("skip_connect", 0)]]),
+        receptive_field.cell_receptive_field(_cell([[("conv_7x7", 0)], [("skip_connect", 0)], [("skip_connect", 0)]]),
                                       [(1, 1), (1, 1)], 1)
 
 
 def test_cell_statistics_by_hand():
-    assert analysis.cell_conv_depth(CHAIN) == 3
-    assert analysis.cell_conv_depth(SKIPS) == 0
-    assert analysis.cell_conv_depth(MIXED) == 3  # sep 1->2, sep5 2->3, dil 3->4
-    assert analysis.parameter_free_fraction(MIXED) == pytest.approx(3 / 6)
-    assert analysis.cell_op_counts(CHAIN) == {"sep_conv_3x3": 3, "skip_connect": 3}
+    assert nas_analysis.cell_conv_depth(CHAIN) == 3
+    assert nas_analysis.cell_conv_depth(SKIPS) == 0
+    assert nas_analysis.cell_conv_depth(MIXED) == 3  # sep 1->2, sep5 2->3, dil 3->4
+    assert nas_analysis.parameter_free_fraction(MIXED) == pytest.approx(3 / 6)
+    assert nas_analysis.cell_op_counts(CHAIN) == {"sep_conv_3x3": 3, "skip_connect": 3}
 
 
 def test_op_parameter_counts_by_hand():
     # C = 8: sep 3x3 = 2 x (depthwise 8*9 + pointwise 8*8 + BN 2*8) = 2 x 152; dil 3x3 = 152 once
-    counts = analysis.op_parameter_counts(DEFAULT_OPS, 8)
+    counts = nas_analysis.op_parameter_counts(DEFAULT_OPS, 8)
     assert counts == {"none": 0, "max_pool_3x3": 0, "avg_pool_3x3": 0, "skip_connect": 0,
                       "sep_conv_3x3": 304, "sep_conv_5x5": 560, "dil_conv_3x3": 152, "dil_conv_5x5": 280}
 
 
 def test_body_statistics():
     pose = _pose()
-    assert analysis.bone_lengths(pose).shape == (16,)
-    assert analysis.left_right_asymmetry(pose) == pytest.approx(0.0, abs=1e-6)
+    assert bone_lengths(pose).shape == (16,)
+    assert eval_analysis.left_right_asymmetry(pose) == pytest.approx(0.0, abs=1e-6)
     stretched = pose.copy()
     stretched[13] += (stretched[13] - stretched[12]) * 0.1  # left forearm 10 % longer
     body = Body.mean()
-    assert analysis.left_right_asymmetry(stretched) == pytest.approx(0.1 * body.elbow_wrist, rel=1e-6)
+    assert eval_analysis.left_right_asymmetry(stretched) == pytest.approx(0.1 * body.elbow_wrist, rel=1e-6)
     expected = (body.pelvis_spine + body.spine_thorax + body.thorax_nose + body.nose_head
                 + body.pelvis_hip + body.hip_knee + body.knee_ankle)
-    assert analysis.person_heights(pose) == pytest.approx(expected)
+    assert eval_analysis.person_heights(pose) == pytest.approx(expected)
     arrays = _arrays()
-    assert analysis.reprojection_errors(arrays).max() < 1e-3
-    assert analysis.min_pairwise_distance(np.array([[0, 0], [3, 4], [10, 0]])) == 5.0
+    assert eval_analysis.reprojection_errors(arrays).max() < 1e-3
+    assert eval_analysis.min_pairwise_distance(np.array([[0, 0], [3, 4], [10, 0]])) == 5.0
 
 
 def test_errors_and_limb_split():
     gt = np.stack([_pose(), _pose()])
     pred = gt + np.array([0.0, 0.0, 100.0])  # everything 10 cm deeper
-    np.testing.assert_allclose(analysis.per_sample_errors(pred, gt), 0.0, atol=1e-9)  # root-aligned
-    np.testing.assert_allclose(analysis.absolute_errors(pred, gt), 100.0)
-    split = analysis.split_limbs({"torso_head": 1.0, "right_arm": 2.0, "left_leg": 4.0})
+    np.testing.assert_allclose(eval_analysis.per_sample_errors(pred, gt), 0.0, atol=1e-9)  # root-aligned
+    np.testing.assert_allclose(eval_analysis.absolute_errors(pred, gt), 100.0)
+    split = eval_analysis.split_limbs({"torso_head": 1.0, "right_arm": 2.0, "left_leg": 4.0})
     assert split == {"limbs": 3.0, "torso": 1.0}
 
 
@@ -303,8 +306,8 @@ def test_write_metrics_converts_numpy_and_refuses_nan(tmp_path):
 # matplotlib figures
 
 
-def _history() -> analysis.SearchHistory:
-    return analysis.SearchHistory.from_json(_history_json())
+def _history() -> nas_analysis.SearchHistory:
+    return nas_analysis.SearchHistory.from_json(_history_json())
 
 
 def test_alpha_and_beta_trajectories_have_a_line_per_op_and_edge():
@@ -337,31 +340,31 @@ def test_entropy_and_parameter_free_plots_have_a_line_per_part_and_search():
 
 
 def test_draw_cell_draws_every_kept_edge_with_its_op():
-    fig = search.draw_cell(MIXED, title="mixed")
+    fig = cells.draw_cell(MIXED, title="mixed")
     ax = fig.axes[0]
     arrows = [p for p in ax.patches if isinstance(p, FancyArrowPatch)]
     assert len(arrows) == len(MIXED.edges) + 3  # kept edges + 3 arrows into the concatenated output
     labels = {t.get_text() for t in ax.texts}
     assert {"in 0", "in 1", "2", "3", "4", "out", "sep 3x3", "sep 5x5", "dil 3x3", "max 3x3", "skip"} <= labels
-    supernet = search.draw_cell(search.supernet_cell())
+    supernet = cells.draw_cell(cells.supernet_cell())
     assert len([p for p in supernet.axes[0].patches if isinstance(p, FancyArrowPatch)]) == 9 + 3
 
 
 def test_cells_side_by_side_and_per_seed():
     g = Genotype({"torso_head": SKIPS, "right_arm": MIXED, "left_arm": CHAIN},
                  {"torso_head": [0], "right_arm": [1], "left_arm": list(range(2, 17))}, list(DEFAULT_OPS))
-    fig = search.draw_cells(g)
+    fig = cells.draw_cells(g)
     assert [ax.get_title() for ax in fig.axes if ax.get_visible()] == ["torso_head", "right_arm", "left_arm"]
-    fig = search.draw_cells_grid({"seed 0": g, "seed 1": g})
+    fig = cells.draw_cells_grid({"seed 0": g, "seed 1": g})
     assert len(fig.axes) == 2 * 3
-    fig = search.plot_op_counts({"seed 0": g})
+    fig = cells.plot_op_counts({"seed 0": g})
     assert fig.axes[0].images[0].get_array().sum() == 3 * 6
 
 
 def test_receptive_field_and_op_parameter_bars():
-    fig = search.plot_receptive_fields({"a": 100.0, "b": 200.0}, trunk_field=90, crop_size=64)
+    fig = cells.plot_receptive_fields({"a": 100.0, "b": 200.0}, trunk_field=90, crop_size=64)
     assert [round(p.get_width()) for p in fig.axes[0].patches] == [100, 200]
-    fig = search.plot_op_parameters({"skip_connect": 0, "sep_conv_3x3": 304})
+    fig = cells.plot_op_parameters({"skip_connect": 0, "sep_conv_3x3": 304})
     assert [round(p.get_height()) for p in fig.axes[0].patches] == [0, 304]
 
 
@@ -401,21 +404,3 @@ def test_image_grid_and_projection_figure():
     assert sum(bool(ax.images) for ax in fig.axes) == 3
     fig = images.projection_figure(arrays, 0)
     assert len(fig.axes) == 2 and fig.axes[1].images
-
-
-def test_multi_person_scene_geometry_and_renders():
-    s = scene.sample_scene(seed=3, num_people=3, min_separation_mm=700)
-    assert len(s) == 3 and s.joints_cam.shape == (3, 17, 3)
-    assert analysis.min_pairwise_distance(s.joints_world[:, 0, :2]) >= 700
-    w, h = s.image_wh
-    assert (s.joints_2d >= 0).all() and (s.joints_2d[..., 0] < w).all() and (s.joints_2d[..., 1] < h).all()
-    np.testing.assert_allclose(s.camera.world_to_camera(s.joints_world), s.joints_cam)
-    order = s.depth_order()
-    assert s.joints_cam[order[0], 0, 2] >= s.joints_cam[order[-1], 0, 2]
-    img = scene.render_scene(s, size=64, supersample=1)
-    assert img.shape == (64, 64, 3) and img.dtype == np.uint8 and img.std() > 0
-    crops = scene.scene_crops(s, image_size=32, supersample=1)
-    assert len(crops) == 3 and crops.images.shape == (3, 32, 32, 3)
-    np.testing.assert_allclose(crops.root_depth, s.joints_cam[:, 0, 2], rtol=1e-6)
-    fig = images.scene_image_figure(img, s.bboxes, s.image_wh)
-    assert sum(isinstance(p, Rectangle) for p in fig.axes[0].patches) == 3

@@ -1,12 +1,13 @@
 """The one record every data source yields: a :class:`Sample`, and its stacked form.
 
-A ``Sample`` is one person in one image (design.md): the image crop, the 2D joints in the
+A ``Sample`` is one person in one image (docs/architecture.md): the image crop, the 2D joints in the
 *original* image (px), the 3D joints in camera space (mm), the root depth, the intrinsics of
 the original camera, the square crop box, and meta.  Nothing downstream knows whether a
 sample came from the synthetic renderer, Human3.6M or MuPoTS-3D.
 
 For training, samples are stacked into :class:`SampleArrays` (numpy arrays with a leading
-sample axis), which :class:`PoseDataset` serves to a ``DataLoader``.
+sample axis; :mod:`partnas_lib.data.batches` slices them into tensor batches), and sample sets
+of several sources are stacked with :func:`concat_arrays` (e.g. Human3.6M 3D + MPII 2D).
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
-import torch
-from torch.utils.data import Dataset
 
 from partnas_lib.skeleton import NUM_JOINTS
 
@@ -144,29 +143,20 @@ class SampleArrays:
         return self.joints_3d - self.joints_3d[:, :1]
 
 
-class PoseDataset(Dataset):
-    """Serves :class:`SampleArrays` as tensors: ``image`` is float ``(3, S, S)`` in [0, 1].
+def concat_arrays(a: SampleArrays, b: SampleArrays, *more: SampleArrays) -> SampleArrays:
+    """Stack sample sets along axis 0, e.g. Human3.6M (3D) + MPII (2D) for mixed training.
 
-    The network targets live in :mod:`partnas_lib.models.integral`; this class only converts
-    arrays, so the same dataset feeds search, retrain and evaluation.
+    All inputs must share the crop size.  ``has_3d`` travels with each sample, so the training
+    loop keeps masking the depth loss of the 2D-only ones.
     """
-
-    def __init__(self, arrays: SampleArrays):
-        self.arrays = arrays
-
-    def __len__(self) -> int:
-        return len(self.arrays)
-
-    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        a = self.arrays
-        return {
-            "image": torch.from_numpy(a.images[i]).permute(2, 0, 1).float().div_(255.0),
-            "joints_2d": torch.from_numpy(a.joints_2d[i]),
-            "joints_3d": torch.from_numpy(a.joints_3d[i]),
-            "joints_vis": torch.from_numpy(a.joints_vis[i]),
-            "root_depth": torch.tensor(a.root_depth[i]),
-            "intrinsics": torch.from_numpy(a.intrinsics[i]),
-            "bbox": torch.from_numpy(a.bbox[i]),
-            "has_3d": torch.tensor(a.has_3d[i]),
-            "index": torch.tensor(i),
-        }
+    parts = (a, b, *more)
+    sizes = {p.images.shape[1:] for p in parts}
+    if len(sizes) != 1:
+        raise ValueError(f"cannot concatenate samples with different image shapes {sorted(sizes)}; "
+                         "load every dataset with the same image_size")
+    cat = lambda name: np.concatenate([getattr(p, name) for p in parts])  # noqa: E731
+    return SampleArrays(
+        images=cat("images"), joints_2d=cat("joints_2d"), joints_3d=cat("joints_3d"),
+        joints_vis=cat("joints_vis"), root_depth=cat("root_depth"), intrinsics=cat("intrinsics"),
+        bbox=cat("bbox"), has_3d=cat("has_3d"), meta=[dict(m) for p in parts for m in p.meta],
+    )

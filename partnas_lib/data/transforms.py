@@ -59,6 +59,8 @@ def augment_batch(images: torch.Tensor, target: torch.Tensor, vis: torch.Tensor,
 
     ``shard=(rank, world)``: this batch is process ``rank``'s share of a global batch of
     ``world * B`` samples; random numbers are drawn for the global batch and sliced."""
+    # Long because the augmentations must share one random stream in a fixed order (and the
+    # same affine for image and target); splitting them would hide that order.
     b = len(images)
     device = images.device
     rank, world = shard

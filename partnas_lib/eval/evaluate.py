@@ -1,6 +1,6 @@
 """Evaluation on the held-out test split: MPJPE, PA-MPJPE, per part and per joint.
 
-Protocol (the 3DMPPE one, method.md Sec. 3): ground-truth crop box and ground-truth root
+Protocol (the 3DMPPE one, docs/method.md Sec. 3): ground-truth crop box and ground-truth root
 depth; the network gives each joint's image position and its depth relative to the root; these
 are back-projected with the camera intrinsics to camera-space millimetres; errors are measured
 after aligning the pelvis, averaged over all test samples and all 17 joints (the pelvis counts,
@@ -14,12 +14,12 @@ import numpy as np
 import torch
 
 from partnas_lib.config import Config
+from partnas_lib.data.batches import iterate_batches
 from partnas_lib.data.sample import SampleArrays
 from partnas_lib.eval.metrics import joint_errors, summarize
 from partnas_lib.models.fuse import fuse_conv_bn
 from partnas_lib.models.heads import PartPoseNet
 from partnas_lib.skeleton import flip_permutation, get_grouping
-from partnas_lib.train.loop import iterate_batches
 
 
 @torch.no_grad()

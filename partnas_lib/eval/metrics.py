@@ -1,4 +1,4 @@
-"""Pose metrics, named by what they compute (method.md Sec. 3: never "P1" / "P2" alone).
+"""Pose metrics, named by what they compute (docs/method.md Sec. 3: never "P1" / "P2" alone).
 
 * ``mpjpe``: mean per-joint position error (mm) after aligning the roots (pelvis) of the
   prediction and the ground truth.

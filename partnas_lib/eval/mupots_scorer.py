@@ -4,7 +4,7 @@ MuPoTS-3D (Mehta et al., "Single-shot multi-person 3D pose estimation from monoc
 3DV 2018) ships its scorer as MATLAB: ``mpii_mupots_multiperson_eval.m`` with the helpers
 ``mpii_multiperson_get_identity_matching.m``, ``mpii_map_to_gt_bone_lengths.m`` and
 ``mpii_compute_3d_pck.m`` (3DMPPE, Moon et al. ICCV 2019, added an ``is_relative`` switch for
-the absolute variant).  method.md Sec. 3 lists what the benchmark reports; this module is the
+the absolute variant).  docs/method.md Sec. 3 lists what the benchmark reports; this module is the
 same computation in numpy, with every rule named:
 
 **The 14 scored joints.**  The script scores MPI-INF-3DHP's 17 joints minus *Pelvis, Spine and
@@ -13,7 +13,7 @@ Neck, Shoulders, Elbows, Wrists, Hips, Knees, Ankles of ``mpii_compute_3d_pck`` 
 0-13).  In partnas's Human3.6M-17 order that is :data:`EVAL_JOINTS` = head top 10, thorax 8,
 shoulders 14/11, elbows 15/12, wrists 16/13, hips 1/4, knees 2/5, ankles 3/6.  Left out: pelvis 0
 (the root, always 0 after root alignment), spine 7, and nose 9 (MuPoTS' "Head", the centre of
-the head, fills the nose slot; :data:`partnas_lib.data.mupots.H36M_FROM_MUPOTS`).
+the head, fills the nose slot; :data:`partnas_lib.data.datasets.mupots_facts.H36M_FROM_MUPOTS`).
 
 **Matching predictions to people** (``mpii_multiperson_get_identity_matching``, threshold 40 px).
 Ground-truth people are visited in order; each takes, among the predictions not taken yet, the
@@ -28,12 +28,13 @@ still counts, with every joint missed (the script gives it a pose at 100 000 mm)
 (``EVALUATION_MODE = 1``): unmatched people are left out.
 
 **Root-relative vs absolute.**  ``_rel``: both poses minus their own pelvis; ``_abs``: camera
-coordinates as they are (needs the root depth; method.md Sec. 3).
+coordinates as they are (needs the root depth; docs/method.md Sec. 3).
 
 **Universal skeleton and bone rescaling** (``mpii_map_to_gt_bone_lengths``).  The script
 compares with ``univ_annot3`` (the pose retargeted to a height-normalised "universal"
 skeleton, root kept in place) and first rescales every predicted bone to that ground truth's
-length, walking the tree from the pelvis (:data:`BONES_SAFE_ORDER`) so each joint moves with its
+length, walking the tree from the pelvis
+(:data:`~partnas_lib.data.datasets.mupots_facts.BONES_SAFE_ORDER`) so each joint moves with its
 parent: only joint *directions* (and, for ``_abs``, the root position) are then judged.  Both are
 switches here (``use_univ``, ``rescale``); the default is the official setting.
 
@@ -54,24 +55,13 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from partnas_lib.data.mupots import H36M_FROM_MUPOTS
+from partnas_lib.data.datasets.mupots_facts import BONES_SAFE_ORDER, H36M_FROM_MUPOTS, rescale_bones
 from partnas_lib.skeleton import NUM_JOINTS, ROOT
 
 #: Human3.6M-17 indices of the 14 scored joints, in MuPoTS order (MuPoTS joints 0..13).
 EVAL_JOINTS: tuple[int, ...] = tuple(H36M_FROM_MUPOTS.index(m) for m in range(14))
 #: Joints used to match predictions to people: MuPoTS 1..13 (the scored joints but the head top).
 MATCH_JOINTS: tuple[int, ...] = EVAL_JOINTS[1:]
-
-#: The MuPoTS bone tree as (joint, parent) in MuPoTS indices, in the script's "safe traversal
-#: order" (every parent is placed before its children).  Head top and head hang off the thorax.
-_MUPOTS_BONES: tuple[tuple[int, int], ...] = (
-    (15, 14), (1, 15), (0, 1), (16, 1), (2, 1), (3, 2), (4, 3), (5, 1), (6, 5), (7, 6),
-    (8, 14), (9, 8), (10, 9), (11, 14), (12, 11), (13, 12),
-)
-#: The same bones in Human3.6M-17 indices, (joint, parent), root first.
-BONES_SAFE_ORDER: tuple[tuple[int, int], ...] = tuple(
-    (H36M_FROM_MUPOTS.index(j), H36M_FROM_MUPOTS.index(p)) for j, p in _MUPOTS_BONES
-)
 
 #: Official values: 3DPCK threshold, AUC thresholds, matching threshold.
 PCK_THRESHOLD_MM = 150.0
@@ -99,26 +89,6 @@ def match_people(gt_2d: np.ndarray, pred_2d: np.ndarray, threshold_px: float = M
             matching[i] = int(np.argmax(score))
             taken[matching[i]] = True
     return matching
-
-
-def rescale_bones(pred: np.ndarray, gt: np.ndarray,
-                  bones: Sequence[tuple[int, int]] = BONES_SAFE_ORDER) -> np.ndarray:
-    """``mpii_map_to_gt_bone_lengths``: give ``pred`` ``(..., 17, 3)`` the bone lengths of ``gt``.
-
-    Walking ``bones`` (joint, parent) root first, each joint is put at its (already moved)
-    parent plus the *predicted* bone direction scaled to the ground-truth bone length.  The root
-    does not move.  A predicted bone of zero length has no direction and stays zero.
-    """
-    pred = np.asarray(pred, dtype=np.float64)
-    gt = np.asarray(gt, dtype=np.float64)
-    out = pred.copy()
-    for j, p in bones:
-        vec = pred[..., j, :] - pred[..., p, :]
-        length = np.linalg.norm(vec, axis=-1, keepdims=True)
-        target = np.linalg.norm(gt[..., j, :] - gt[..., p, :], axis=-1, keepdims=True)
-        scale = np.divide(target, length, out=np.zeros_like(length), where=length > 1e-9)
-        out[..., j, :] = out[..., p, :] + vec * scale
-    return out
 
 
 def joint_errors_14(pred: np.ndarray, gt: np.ndarray, relative: bool, rescale: bool) -> np.ndarray:

@@ -1,11 +1,11 @@
 """The shared trunk: a ResNet (He et al. 2016) written here, truncatable after any stage.
 
-The paper builds its part heads on a ResNet trunk shared by all parts; method.md Sec. 2 takes
+The paper builds its part heads on a ResNet trunk shared by all parts; docs/method.md Sec. 2 takes
 ResNet-50 up to ``layer3`` (stride 16, 1024 channels, 8.5 M parameters) as the project default
 at the paper preset.  CPU presets use ResNet-18 with a width multiplier.
 
 ``ResNetTrunk.forward`` returns the feature maps after the stem and after every kept stage, so
-a head can take the last two as its two input states (method.md: "2 input nodes fed by the
+a head can take the last two as its two input states (docs/method.md: "2 input nodes fed by the
 shared trunk").
 """
 

@@ -3,7 +3,7 @@
 Chen et al. (ECCV 2020) measure their part-aware network against "models built on ResNet-50":
 the 3DMPPE PoseNet of Moon et al. (ICCV 2019), which is the Integral regression network of
 Sun et al. (ECCV 2018) -- the "simple baseline" of Xiao et al. (ECCV 2018) with a volumetric
-output (method.md Sec. 2):
+output (docs/method.md Sec. 2):
 
 * the full ResNet-50 trunk without the classifier (``layer4``, stride 32, 2048 channels);
 * 3 deconvolution layers, each ``ConvTranspose2d(256, 4x4, stride 2, padding 1)`` + BN + ReLU,
@@ -11,7 +11,7 @@ output (method.md Sec. 2):
 * a 1x1 conv to ``17 x D`` channels, read as one ``D x H x W`` volume per joint;
 * soft-argmax (:func:`partnas_lib.models.integral.soft_argmax_3d`).
 
-At 256x256 with 64 depth bins this has 34.3 M parameters and 8.4 G multiply-adds (method.md
+At 256x256 with 64 depth bins this has 34.3 M parameters and 8.4 G multiply-adds (docs/method.md
 Sec. 2; a test pins the count).  All 17 joints share one decoder -- exactly the design the paper
 argues against -- so the class is a :class:`~partnas_lib.models.heads.PartPoseNet` with a single
 part covering every joint: it has the same interface (``forward -> (B, 17, 3)``,

@@ -9,8 +9,9 @@ from partnas_lib.models.backbone import ResNetTrunk, resnet_trunk
 from partnas_lib.models.baseline import BaselinePoseNet
 from partnas_lib.models.heads import PartPoseNet
 from partnas_lib.models.partnet import PartAwareNet
+from partnas_lib.models.rootnet import RootNet
+from partnas_lib.models.supernet import PartSupernet
 from partnas_lib.nas.genotype import Genotype, random_cell
-from partnas_lib.nas.supernet import PartSupernet
 from partnas_lib.skeleton import get_grouping
 
 
@@ -62,3 +63,9 @@ def build_model(cfg: Config, genotype: Genotype | None = None) -> PartPoseNet:
     if genotype is None:
         raise ValueError(f"model.kind={cfg.model.kind!r} needs a genotype (genotype.json of the run)")
     return build_derived(cfg, genotype)
+
+
+def build_rootnet(cfg: Config) -> RootNet:
+    """RootNet with the pose network's trunk at ``cfg``'s size (depth, width, last stage)."""
+    m = cfg.model
+    return RootNet(resnet_trunk(m.trunk_depth, m.trunk_width, m.trunk_stage))

@@ -4,7 +4,7 @@
 feature maps, reads every part's volumes out by soft-argmax and re-assembles the joints into
 Human3.6M order, so the rest of partnas sees ``(B, 17, 3)`` coordinates no matter how the
 joints were grouped (``volumes`` gives the ``(B, 17, D, H, W)`` heatmaps for pictures).  The
-supernet (:mod:`partnas_lib.nas.supernet`) and the derived network
+supernet (:mod:`partnas_lib.models.supernet`) and the derived network
 (:mod:`partnas_lib.models.partnet`) differ only in the cells inside the heads.
 """
 

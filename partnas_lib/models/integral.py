@@ -64,7 +64,8 @@ class VolumeGeometry:
         return torch.cat([xy, z[..., None]], dim=-1)
 
     # decoding -----------------------------------------------------------------------------
-    def decode(self, coords: np.ndarray, bbox: np.ndarray, intrinsics: np.ndarray, root_depth: np.ndarray) -> np.ndarray:
+    def decode(self, coords: np.ndarray, bbox: np.ndarray, intrinsics: np.ndarray,
+               root_depth: np.ndarray) -> np.ndarray:
         """Voxel coordinates -> ``(B, J, 3)`` camera-space mm.
 
         The image position comes from the heatmap; the absolute depth is the root depth (given:
@@ -83,7 +84,7 @@ class VolumeGeometry:
 
 
 def integral_l1_loss(pred: torch.Tensor, target: torch.Tensor, vis: torch.Tensor, has_3d: torch.Tensor) -> torch.Tensor:
-    """L1 on (x, y, z) voxel coordinates; z is masked for 2D-only samples (method.md Sec. 2)."""
+    """L1 on (x, y, z) voxel coordinates; z is masked for 2D-only samples (docs/method.md Sec. 2)."""
     weight = vis[..., None].float().expand_as(pred).clone()
     weight[..., 2] *= has_3d[:, None].float()
     return (weight * (pred - target).abs()).sum() / weight.sum().clamp_min(1.0)

@@ -2,7 +2,7 @@
 
 The pose network is *root-relative*: it predicts every joint's image position and its depth
 relative to the pelvis, never how far the person is.  For absolute 3D poses of several people
-(MuPoTS-3D's ``_abs`` metrics; method.md Sec. 3) 3DMPPE adds RootNet (Moon et al., "Camera
+(MuPoTS-3D's ``_abs`` metrics; docs/method.md Sec. 3) 3DMPPE adds RootNet (Moon et al., "Camera
 Distance-aware Top-down Approach for 3D Multi-person Pose Estimation from a Single RGB Image",
 ICCV 2019), built on one observation:
 

@@ -1,7 +1,7 @@
 """How big and how costly a network is: parameters (total, trunk, per part head), multiply-adds.
 
 The paper's efficiency claims are relative to the 3DMPPE ResNet-50 + deconvolution network
-(34.3 M parameters, 8.4 G multiply-adds at 256x256; method.md Sec. 1-2): "62 % fewer
+(34.3 M parameters, 8.4 G multiply-adds at 256x256; docs/method.md Sec. 1-2): "62 % fewer
 parameters" (ECCV), "64.4 % fewer parameters and 8.5 % fewer multiply-adds" (IJCV).  This
 module measures both numbers for any partnas network so the claims can be checked.
 
@@ -22,12 +22,14 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from partnas_lib.config import Config
+from partnas_lib.config import MODEL_KINDS, Config
+from partnas_lib.models.build import build_baseline, build_derived, build_supernet, random_genotype
 from partnas_lib.models.heads import PartPoseNet, count_parameters
+from partnas_lib.models.supernet import PartSupernet
 from partnas_lib.nas.genotype import Genotype
-from partnas_lib.nas.supernet import PartSupernet
 
-MODEL_CHOICES = ("baseline", "supernet", "derived")
+#: What ``partnas model summary --model`` can summarise: the kinds retrain trains, and the supernet.
+MODEL_CHOICES: tuple[str, ...] = (*MODEL_KINDS, "supernet")
 
 
 def _on_meta(model: nn.Module) -> nn.Module:
@@ -91,11 +93,10 @@ def model_summary(model: PartPoseNet, image_size: int) -> dict[str, Any]:
     }
 
 
-def summarize_config(cfg: Config, which: str = "derived", genotype: Genotype | None = None) -> dict[str, Any]:
-    """Build ``which`` (``baseline`` | ``supernet`` | ``derived``) for ``cfg`` on the meta device and
-    summarise it.  ``derived`` needs a genotype (e.g. :func:`partnas_lib.models.build.random_genotype`)."""
-    from partnas_lib.models.build import build_baseline, build_derived, build_supernet
-
+def summarize_config(cfg: Config, which: str = "searched", genotype: Genotype | None = None) -> dict[str, Any]:
+    """Build ``which`` for ``cfg`` on the meta device and summarise it: a model kind of
+    :data:`~partnas_lib.config.MODEL_KINDS` (``searched`` needs ``genotype``; ``random`` draws
+    one cell per part with ``cfg.seed`` unless ``genotype`` is given) or ``supernet``."""
     if which not in MODEL_CHOICES:
         raise ValueError(f"unknown model {which!r}; expected one of {MODEL_CHOICES}")
     with torch.device("meta"):
@@ -104,12 +105,14 @@ def summarize_config(cfg: Config, which: str = "derived", genotype: Genotype | N
         elif which == "supernet":
             model = build_supernet(cfg)
         else:
-            if genotype is None:
-                raise ValueError("a derived network needs a genotype (--genotype FILE or --random)")
+            if genotype is None and which == "searched":
+                raise ValueError("a searched network needs its genotype (--genotype FILE); --model random "
+                                 "summarises a random cell per part")
+            genotype = genotype if genotype is not None else random_genotype(cfg)
             model = build_derived(cfg, genotype)
     report = model_summary(model, cfg.data.image_size)
     report.update({"preset": cfg.preset, "which": which})
-    if which == "derived" and genotype is not None:
+    if which in ("searched", "random") and genotype is not None:
         report["genotype"] = genotype.to_json()["parts"]
     return report
 

@@ -1,6 +1,6 @@
 """How much do searches with different seeds agree?  Per-part overlap of derived genotypes.
 
-DARTS-style searches are not reproducible across seeds (method.md Sec. 4): two runs that
+DARTS-style searches are not reproducible across seeds (docs/method.md Sec. 4): two runs that
 differ only in the random initialisation and the batch order can derive different cells.
 Before reading meaning into "the search chose a dilated conv for the wrist", check whether a
 second seed chose it too.  This module compares the genotypes of several searches part by

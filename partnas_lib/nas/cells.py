@@ -1,6 +1,6 @@
 """Cells: the searchable unit of a part head, in a supernet form and a fixed (derived) form.
 
-A cell (method.md Sec. 1) takes two input states, turns each into ``C`` channels with a 1x1
+A cell (docs/method.md Sec. 1) takes two input states, turns each into ``C`` channels with a 1x1
 ReLU-conv-BN and brings it to the cell's resolution (x2 bilinear up-sampling between cells,
 because a part head is a decoder from stride 16 to stride 4).  Three intermediate nodes follow;
 node ``j`` is the sum of one edge from every earlier node.  The output concatenates the three
@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from partnas_lib.nas.genotype import NUM_INPUTS, NUM_NODES, CellGenotype, edge_index
+from partnas_lib.nas.genotype import NUM_INPUTS, NUM_NODES, CellGenotype
 from partnas_lib.nas.ops import ReLUConvBN, Zero, apply_ops, build_op, run_op
 
 

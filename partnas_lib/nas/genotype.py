@@ -1,18 +1,17 @@
 """Genotypes: the discrete architecture read out of the search, one cell per part.
 
-A cell (method.md Sec. 1; IJCV Fig. 1) has two input nodes (0, 1), three intermediate nodes
+A cell (docs/method.md Sec. 1; IJCV Fig. 1) has two input nodes (0, 1), three intermediate nodes
 (2, 3, 4) and an output that concatenates the intermediate nodes.  Between every earlier node
 ``i`` and intermediate node ``j`` there is an edge; the genotype says which edges survive and
 which op each one applies.
 
-Deriving (DARTS rule, method.md Sec. 2): for every edge take the strongest op other than
+Deriving (DARTS rule, docs/method.md Sec. 2): for every edge take the strongest op other than
 ``none``; for every intermediate node keep the ``k`` (default 2) incoming edges whose
 strength ``softmax(alpha)[op] * softmax(beta)[edge]`` is largest.  ``k = 0`` keeps every edge.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -140,7 +139,8 @@ def _parse_cell(raw: Any, ops: Sequence[str], where: str) -> CellGenotype:
     return CellGenotype(tuple(nodes))
 
 
-def derive_cell(alpha: np.ndarray, beta: np.ndarray | None, ops: Sequence[str], edges_per_node: int = 2) -> CellGenotype:
+def derive_cell(alpha: np.ndarray, beta: np.ndarray | None, ops: Sequence[str],
+                edges_per_node: int = 2) -> CellGenotype:
     """The DARTS derivation rule for one cell.
 
     Args:

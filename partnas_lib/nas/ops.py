@@ -1,6 +1,6 @@
 """The candidate operations of the search space: a small name -> factory dict.
 
-These are the PC-DARTS primitives (method.md Sec. 2; Liu et al. DARTS, Xu et al. PC-DARTS).
+These are the PC-DARTS primitives (docs/method.md Sec. 2; Liu et al. DARTS, Xu et al. PC-DARTS).
 Every op maps ``C`` channels to ``C`` channels at stride 1 -- the part heads are decoders, so
 resolution changes happen between cells (x2 up-sampling), never inside an edge.
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-import os
 import random
 from collections.abc import Mapping
 from pathlib import Path
@@ -26,7 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from partnas_lib.io import atomic_write_bytes, read_json
+from partnas_lib.io import atomic_write_bytes
 
 
 def rng_state() -> dict[str, Any]:

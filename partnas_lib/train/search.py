@@ -7,11 +7,10 @@ batch of the second half.  For ``warmup_epochs`` only the weights train (alpha f
 that the parametric ops are not judged before they have learned anything -- a common remedy
 for the early preference of DARTS for parameter-free ops (skip connections).
 
-After every epoch the softmaxed alpha/beta of every part are appended to
-``search/alpha_history.json`` and a checkpoint is written (and one every
-``train.checkpoint_every`` steps in between), so an interrupted search resumes with
-``--resume`` from the exact step it reached.  At the end the genotype is derived and saved
-to ``genotype.json``.
+Each step is :func:`~partnas_lib.train.steps.search_step`; :func:`~partnas_lib.train.runner.run_stage`
+runs them with checkpoints and resume.  After every epoch the softmaxed alpha/beta of every part
+(and the genotype they would derive) are appended to ``search/alpha_history.json``.  At the end
+the genotype is derived and saved to ``genotype.json``.
 
 Under ``torchrun`` the supernet is wrapped in ``DistributedDataParallel``; alpha and beta are
 its registered parameters, so their gradients are all-reduced with the weights' and every
@@ -20,22 +19,18 @@ process takes the same architecture step (checked at the end of every epoch).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
-from tqdm.auto import tqdm
 
-from partnas_lib import threads
 from partnas_lib.config import Config
-from partnas_lib.data.datasets import load_split
+from partnas_lib.data.batches import epoch_order, iterate_batches, num_batches
+from partnas_lib.data.splits import load_split
 from partnas_lib.models.build import build_supernet
 from partnas_lib.nas.genotype import Genotype, edge_index
 from partnas_lib.train import distributed
-from partnas_lib.train.checkpoint import load_resumable, restore_training_state, save_checkpoint
-from partnas_lib.train.loop import (RunDir, Timer, check_finite, check_finite_parameters, check_free_space,
-                                    checkpoint_bytes, epoch_order, get_logger, iterate_batches, make_adam,
-                                    num_batches, pose_loss, prepare_model, resolve_device, resolve_precision,
-                                    seed_everything, should_checkpoint)
+from partnas_lib.train.device import make_adam, prepare_model, resolve_device, resolve_precision, seed_everything
+from partnas_lib.train.rundir import RunDir, check_free_space, checkpoint_bytes, get_logger
+from partnas_lib.train.runner import Stage, check_finite_parameters, run_stage
+from partnas_lib.train.steps import pose_loss, search_step
 
 CHECKPOINT = "search_last.pt"
 
@@ -63,7 +58,8 @@ def run_search(cfg: Config, run: RunDir, resume: bool = False) -> Genotype:
     if not s.edge_norm:
         model.beta.requires_grad_(False)  # unused without edge normalisation: DDP must not wait for it
     model = prepare_model(model, cfg, device, precision, log)
-    w_opt = make_adam(model.weight_parameters(), device, lr=s.lr, weight_decay=s.weight_decay)
+    weights = list(model.weight_parameters())
+    w_opt = make_adam(weights, device, lr=s.lr, weight_decay=s.weight_decay)
     a_opt = make_adam(model.arch_parameters(), device, lr=s.arch_lr, betas=(s.arch_beta1, s.arch_beta2),
                       weight_decay=s.arch_weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(w_opt, T_max=max(1, s.epochs), eta_min=s.lr * 0.01)
@@ -72,94 +68,51 @@ def run_search(cfg: Config, run: RunDir, resume: bool = False) -> Genotype:
         "partial_channels": s.partial_channels, "edge_norm": s.edge_norm,
         "epochs": [{"epoch": 0, "phase": "init", "parts": model.arch_state()}],
     }
-    zero = {"w_loss": 0.0, "a_loss": 0.0}
-    # position: ``epoch`` epochs done, then ``step`` steps of the next one
-    start_epoch, start_step, sums, elapsed = 0, 0, dict(zero), 0.0
-    ckpt_path = run.checkpoints / CHECKPOINT
     if dist.is_main:
         check_free_space(run.checkpoints, 2 * checkpoint_bytes(model), "two search checkpoints")
-    found = load_resumable(ckpt_path, log) if resume else None
-    if found is not None:
-        ckpt, path = found
-        start_epoch, start_step, elapsed = restore_training_state(
-            ckpt, {"model": model, "w_opt": w_opt, "a_opt": a_opt, "sched": sched}, "search", s.epochs, path, log)
-        history, sums = ckpt["history"], dict(ckpt.get("sums", zero))
-
+    steps = min(num_batches(len(half_w), s.batch_size), num_batches(len(half_a), s.batch_size))
+    stage = Stage("search", s.epochs, steps, run.checkpoints / CHECKPOINT, model,
+                  {"model": model, "w_opt": w_opt, "a_opt": a_opt, "sched": sched}, schedulers=[sched],
+                  records={"history": history}, checkpoint_every=cfg.train.checkpoint_every, progress=cfg.progress)
     log.info(f"search: {len(half_w)} samples for weights, {len(half_a)} for alpha/beta; "
              f"{len(model.grouping)} parts, K={s.partial_channels}, edge_norm={s.edge_norm}, device={device}, "
              f"{torch.get_num_threads()} torch threads"
              + (f", {dist.world_size} processes x batch {batch}" if dist.enabled else ""))
     net = distributed.wrap(model, device)
-    timer = Timer()
-    steps = min(num_batches(len(half_w), s.batch_size), num_batches(len(half_a), s.batch_size))
 
-    def save(epoch: int, step: int, epoch_sums: dict[str, float]) -> None:
-        """Checkpoint the position ``epoch`` epochs + ``step`` steps (collective: all processes)."""
-        check_finite_parameters(model, f"search epoch {epoch + 1} step {step}")
-        if dist.is_main:
-            save_checkpoint(ckpt_path, {
-                "model": model.state_dict(), "w_opt": w_opt.state_dict(), "a_opt": a_opt.state_dict(),
-                "sched": sched.state_dict(), "history": history, "epoch": epoch, "step": step,
-                "sums": epoch_sums, "elapsed": elapsed + timer.seconds, "world_size": dist.world_size,
-            }, keep_previous=True)
+    def loss(net: torch.nn.Module, b: dict[str, torch.Tensor]) -> torch.Tensor:
+        return pose_loss(net, b, model.geometry, device, precision=precision)
 
-    for epoch in range(start_epoch, s.epochs):
-        model.train()
-        update_arch = epoch >= s.warmup_epochs
-        first = start_step if epoch == start_epoch else 0
-        if epoch != start_epoch:
-            sums = dict(zero)
+    def batches(epoch: int, first: int):
+        """Two independent streams: one half of the data for w, the other for alpha/beta."""
         order_w = distributed.shard_order(epoch_order(len(half_w), cfg.seed, 2 * epoch))[first * batch:]
         order_a = distributed.shard_order(epoch_order(len(half_a), cfg.seed, 2 * epoch + 1))[first * batch:]
-        batches = zip(iterate_batches(half_w, order_w, batch, device),
-                      iterate_batches(half_a, order_a, batch, device))
-        bar = tqdm(batches, total=steps, initial=first, desc=f"search {epoch + 1}/{s.epochs}",
-                   disable=not cfg.progress or not dist.is_main, leave=False)
-        for step, (bw, ba) in enumerate(bar, start=first):
-            threads.rebalance(log)
-            if update_arch:
-                a_opt.zero_grad(set_to_none=True)
-                a_loss = pose_loss(net, ba, model.geometry, device, precision=precision)
-                check_finite(a_loss, f"search epoch {epoch + 1} step {step} (architecture step)")
-                a_loss.backward()
-                a_opt.step()
-                sums["a_loss"] += a_loss.item()
-            w_opt.zero_grad(set_to_none=True)
-            w_loss = pose_loss(net, bw, model.geometry, device, precision=precision)
-            check_finite(w_loss, f"search epoch {epoch + 1} step {step} (weight step)")
-            w_loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.weight_parameters(), s.grad_clip, foreach=True)
-            w_opt.step()
-            sums["w_loss"] += w_loss.item()
-            bar.set_postfix(loss=f"{w_loss.item():.3f}")
-            if should_checkpoint(cfg.train.checkpoint_every, epoch, step + 1, steps):
-                save(epoch, step + 1, distributed.mean_over_ranks(sums, device))
-                log.info(f"search: checkpoint at epoch {epoch + 1} step {step + 1}/{steps}")
-        sched.step()
-        mean = distributed.mean_over_ranks(sums, device)
+        return zip(iterate_batches(half_w, order_w, batch, device), iterate_batches(half_a, order_a, batch, device))
+
+    def step(pair: tuple, epoch: int) -> dict[str, float]:
+        return search_step(net, w_opt, a_opt, pair[0], pair[1], loss, weights,
+                           update_arch=epoch >= s.warmup_epochs, grad_clip=s.grad_clip)
+
+    def end_epoch(epoch: int, mean: dict[str, float]) -> None:
+        update_arch = epoch >= s.warmup_epochs
         distributed.check_replicas_equal({"alpha": model.alpha, "beta": model.beta}, f"search epoch {epoch + 1}")
         check_finite_parameters(model, f"search epoch {epoch + 1}")
         record = {"epoch": epoch + 1, "phase": "search" if update_arch else "warmup",
-                  "w_loss": mean["w_loss"] / max(1, steps),
-                  "a_loss": mean["a_loss"] / max(1, steps) if update_arch else None,
-                  "parts": model.arch_state(),
-                  "genotype": model.derive(s.edges_per_node).to_json()["parts"]}
-        history["epochs"].append(record)
-        run.write_json(run.alpha_history, history)
-        save(epoch + 1, 0, dict(zero))
+                  "w_loss": mean["w_loss"], "a_loss": mean["a_loss"] if update_arch else None,
+                  "parts": model.arch_state(), "genotype": model.derive(s.edges_per_node).to_json()["parts"]}
+        stage.records["history"]["epochs"].append(record)
+        run.write_json(run.alpha_history, stage.records["history"])
         log.info(f"search epoch {epoch + 1}/{s.epochs} ({record['phase']}): weight loss {record['w_loss']:.4f}"
                  + (f", arch loss {record['a_loss']:.4f}" if update_arch else ""))
 
+    seconds = run_stage(stage, batches, step, end_epoch, device, log, resume)
+    history = stage.records["history"]
     genotype = model.derive(s.edges_per_node)
     if dist.is_main:
         genotype.save(run.genotype)
-    history["search_seconds"] = elapsed + timer.seconds
+    history["search_seconds"] = seconds
     run.write_json(run.alpha_history, history)
-    log.info(f"search done in {history['search_seconds']:.0f} s; genotype written to {run.genotype}")
+    log.info(f"search done in {seconds:.0f} s; genotype written to {run.genotype}")
     for name, cell in genotype.cells.items():
         log.info(f"  {name}: " + "; ".join(f"{op}({src}->{dst})" for op, src, dst in cell.edges))
     return genotype
-
-
-def load_genotype(path: Path) -> Genotype:
-    return Genotype.load(path)

@@ -14,7 +14,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from partnas_lib.skeleton import JOINT_NAMES
-from partnas_lib.viz.skeleton3d import GroupingSpec, _grouping, part_colours
+from partnas_lib.viz.skeleton3d import GroupingSpec, _grouping, colours_for_parts, part_colours
 
 
 def _baselines(ax: plt.Axes, metrics: Mapping[str, Any]) -> None:
@@ -28,7 +28,7 @@ def plot_per_part(metrics: Mapping[str, Any]) -> Figure:
     """Bars: MPJPE of each part (mm), with the overall MPJPE and the mean-pose baseline."""
     per_part = metrics["per_part_mpjpe"]
     names = list(per_part)
-    colours = _colours_by_name(names)
+    colours = colours_for_parts(names)
     fig, ax = plt.subplots(figsize=(1.1 * len(names) + 2.5, 3.6))
     ax.bar(names, [per_part[n] for n in names], color=[colours[n] for n in names])
     _baselines(ax, metrics)
@@ -38,12 +38,6 @@ def plot_per_part(metrics: Mapping[str, Any]) -> Figure:
     ax.legend(frameon=False, fontsize=8, loc="lower right")
     fig.tight_layout()
     return fig
-
-
-def _colours_by_name(names: Sequence[str]) -> dict[str, str]:
-    from partnas_lib.viz.search import _safe_part_colours
-
-    return _safe_part_colours(names)
 
 
 def plot_per_joint(metrics: Mapping[str, Any], grouping: GroupingSpec = "5") -> Figure:
@@ -178,7 +172,7 @@ def per_part_markdown(metrics: Mapping[str, Any]) -> str:
 
 
 def protocol_card_markdown(metrics: Mapping[str, Any]) -> str:
-    """The protocol card of ``metrics.json``: what exactly was measured (method.md Sec. 3)."""
+    """The protocol card of ``metrics.json``: what exactly was measured (docs/method.md Sec. 3)."""
     card = metrics.get("protocol") or {}
     if not card:
         return "_this metrics.json has no protocol card_"

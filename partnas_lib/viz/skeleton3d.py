@@ -1,6 +1,6 @@
 """Interactive 3D skeletons with plotly: coloured by part, GT vs prediction, several people.
 
-All inputs are Human3.6M-17 joints in **camera space, millimetres** (design.md: X right, Y down,
+All inputs are Human3.6M-17 joints in **camera space, millimetres** (docs/architecture.md: X right, Y down,
 Z forward).  Plotly's 3D scenes have Z up, so every figure shows ``(X, Z, -Y)``:
 
 * display x = camera X (right),
@@ -51,6 +51,13 @@ PALETTE: tuple[str, ...] = (
 GT_COLOUR = "#555555"
 
 GroupingSpec = str | dict[str, Sequence[int]] | PartGrouping
+
+
+def colours_for_parts(parts: Sequence[str]) -> dict[str, str]:
+    """The standard colour of each part when all are standard part names, else palette colours."""
+    if all(p in PART_COLOURS for p in parts):
+        return {p: PART_COLOURS[p] for p in parts}
+    return {p: PALETTE[i % len(PALETTE)] for i, p in enumerate(parts)}
 
 
 def _grouping(grouping: GroupingSpec) -> PartGrouping:

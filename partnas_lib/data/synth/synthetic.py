@@ -1,27 +1,28 @@
 """Synthetic training data: procedural people, a Human3.6M-like camera, a rendered crop.
 
-Each sample follows the same path a real Human3.6M frame does (design.md, "Data flow"):
+Each sample follows the same path a real Human3.6M frame does (docs/architecture.md, "Data flow"):
 
-1. a subject (:func:`~partnas_lib.data.poses.sample_body`) strikes a pose
-   (:func:`~partnas_lib.data.poses.sample_pose`) in a world with the floor at Z = 0;
+1. a subject (:func:`~partnas_lib.data.synth.body.sample_body`) strikes a pose
+   (:func:`~partnas_lib.data.synth.actions.sample_pose`) in a world with the floor at Z = 0;
 2. one camera of a freshly jittered Human3.6M-like rig (:func:`~partnas_lib.camera.h36m_like_rig`)
    looks at it: joints go to camera space and are projected to pixels of a 1000 x 1000 image;
 3. the 3DMPPE crop box around the 2D joints (:func:`~partnas_lib.camera.square_bbox`, margin
    1.25, slightly jittered) defines a virtual crop camera
    (:func:`~partnas_lib.camera.crop_intrinsics`), through which the person is ray cast
-   (:func:`~partnas_lib.data.render.render_batch`) at ``image_size`` pixels.
+   (:func:`~partnas_lib.data.synth.render.render_batch`) at ``image_size`` pixels.
 
 The records are ordinary :class:`~partnas_lib.data.sample.SampleArrays`, so the rest of the
 package cannot tell them from real data.
 
-Pose sources.  ``pose_source="procedural"`` (the default) draws step 1 from the procedural
-actions above.  ``pose_source="bvh:/path/to/folder"`` draws real motion capture instead
-(:mod:`partnas_lib.data.bvh`): sample ``i`` picks a clip of its split and a frame in it (with its
-own generator), retargeted to Human3.6M-17, turned to a random yaw and placed at a random point
-with its feet on the floor; a random :class:`~partnas_lib.data.poses.Body` (fitted to the
-mocap's size) only dresses it, since the bone lengths are the actor's.  Splits of a BVH folder
-hold different clips (:func:`partnas_lib.data.bvh.assign_splits`), so test poses come from
-motions never seen in training.
+Pose sources (:mod:`~partnas_lib.data.synth.pose_source`).  ``pose_source="procedural"`` (the
+default) draws step 1 from the procedural actions above.  ``pose_source="bvh:/path/to/folder"``
+draws real motion capture instead (:mod:`partnas_lib.data.mocap`): sample ``i`` picks a clip of
+its split and a frame in it (with its own generator), retargeted to Human3.6M-17, turned to a
+random yaw and placed at a random point with its feet on the floor; a random
+:class:`~partnas_lib.data.synth.body.Body` (fitted to the mocap's size) only dresses it, since
+the bone lengths are the actor's.  Splits of a BVH folder hold different clips
+(:func:`partnas_lib.data.mocap.library.assign_splits`), so test poses come from motions never
+seen in training.
 
 Reproducibility.  Sample ``i`` of seed ``s`` uses its own generator
 ``np.random.default_rng([s, i])`` for *everything* (body, action, pose, camera, background,
@@ -33,9 +34,8 @@ never share a sample.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
-import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -43,10 +43,13 @@ from typing import Any
 import numpy as np
 
 from partnas_lib.camera import crop_intrinsics, h36m_like_rig, square_bbox
-from partnas_lib.data.bvh import MocapPoses, body_for_joints, folder_fingerprint, mocap_poses, parse_pose_source
-from partnas_lib.data.poses import sample_body, sample_pose
-from partnas_lib.data.render import render_batch
+from partnas_lib.data.mocap.library import folder_fingerprint
 from partnas_lib.data.sample import SampleArrays
+from partnas_lib.data.synth.actions import sample_pose
+from partnas_lib.data.synth.body import body_for_joints, sample_body
+from partnas_lib.data.synth.pose_source import MocapPoses, mocap_poses, parse_pose_source
+from partnas_lib.data.synth.render import render_batch
+from partnas_lib.io import atomic_write_bytes
 from partnas_lib.skeleton import NUM_JOINTS
 
 #: Bump whenever poses, camera placement or rendering change: it is part of the cache key,
@@ -81,7 +84,7 @@ def _sample_geometry(rng: np.random.Generator, image_size: int, poses: MocapPose
     deterministically) if the person is behind or too close to the camera or leaves the image.
 
     ``poses=None`` draws a procedural pose; otherwise the pose comes from the mocap clips of
-    ``poses`` and the body is fitted to it (:func:`~partnas_lib.data.bvh.body_for_joints`).
+    ``poses`` and the body is fitted to it (:func:`~partnas_lib.data.synth.body.body_for_joints`).
     """
     for _ in range(_MAX_TRIES):
         body = sample_body(rng)
@@ -177,7 +180,7 @@ def cache_path(cache_dir: str | Path, split: str, count: int, base_seed: int, im
     """Cache file of a split: ``synthetic-<hash>.npz`` where the hash covers every argument
     that changes the data plus :data:`RENDER_VERSION`.
 
-    A BVH pose source adds the folder and its :func:`~partnas_lib.data.bvh.folder_fingerprint`
+    A BVH pose source adds the folder and its :func:`~partnas_lib.data.mocap.library.folder_fingerprint`
     (every clip's name, size and mtime, and the reader's version), so editing the folder
     re-renders; procedural keys are unchanged from before pose sources existed.
     """
@@ -194,21 +197,11 @@ def cache_path(cache_dir: str | Path, split: str, count: int, base_seed: int, im
 def save_arrays(arrays: SampleArrays, path: str | Path) -> None:
     """Write ``arrays`` to ``path`` (.npz) atomically: a temp file in the same folder, flushed
     and fsynced, then renamed over ``path``, so readers never see half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {name: getattr(arrays, name) for name in _ARRAY_FIELDS}
     payload["meta"] = np.array([json.dumps(m, sort_keys=True) for m in arrays.meta])
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    buffer = io.BytesIO()
+    np.savez(buffer, **payload)
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 def load_arrays(path: str | Path) -> SampleArrays:

@@ -1,4 +1,4 @@
-"""Procedural human poses: joint angles on a kinematic chain, turned into 3D joints.
+"""Procedural subjects: bone lengths, limb thickness and clothes, joint angles and forward kinematics.
 
 Why not just add noise to a template skeleton?  Joint-wise noise changes bone lengths, lets
 knees bend backwards and produces bodies no camera has ever seen.  A network trained on such
@@ -8,16 +8,15 @@ anatomical limits, then laid out by **forward kinematics** (FK).  Every pose the
 exactly the bone lengths of its :class:`Body`, left and right limbs of equal length, and
 knees and elbows that only bend the way they can.
 
-Three pieces, each usable alone:
+This module holds the body and the chain:
 
 1. :func:`sample_body` draws a synthetic subject: bone lengths (Human3.6M-like, scaled by an
-   overall height factor), limb thickness and clothing colours, which the renderer uses.
-2. :func:`sample_angles` draws joint angles for one of :data:`ACTIONS`; each action is a
-   distribution over angles (walking is a gait cycle, sitting has hips and knees near 90 deg,
-   ...), clipped to :data:`LIMITS`.
-3. :func:`forward_kinematics` turns ``(body, angles)`` into 17 joints in the *body frame*;
-   :func:`sample_pose` does all three and places the person in the world (random yaw about
-   the vertical, random position near the capture centre, feet on the floor).
+   overall height factor), limb thickness and clothing colours, which the renderer uses;
+   :func:`body_for_joints` fits a body to a given pose (motion capture);
+2. joint angles have anatomical limits (:data:`LIMITS`, :func:`clip_to_limits`);
+3. :func:`forward_kinematics` turns ``(body, angles)`` into 17 joints in the *body frame*.
+
+Which angles a pose has -- walking, sitting, ... -- is :mod:`~partnas_lib.data.synth.actions`.
 
 Frames and signs.  The body frame has its origin at the pelvis, **x forward, y to the body's
 left, z up** (right-handed).  The world is Human3.6M-like: millimetres, Z up, floor at Z = 0
@@ -34,29 +33,17 @@ mirror-symmetric pose.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from partnas_lib.data.proportions import MEAN_BONE_LENGTHS, MEAN_LEG_MM
 from partnas_lib.skeleton import BONES, NUM_JOINTS
 
 # --------------------------------------------------------------------------------------------
 # The subject: bone lengths, thickness, clothes
 # --------------------------------------------------------------------------------------------
-
-#: Mean Human3.6M bone lengths (mm), keyed by the :class:`Body` field that stores them.
-MEAN_BONE_LENGTHS: dict[str, float] = {
-    "pelvis_hip": 132.0,
-    "hip_knee": 442.0,
-    "knee_ankle": 454.0,
-    "pelvis_spine": 233.0,
-    "spine_thorax": 257.0,
-    "thorax_nose": 121.0,
-    "nose_head": 115.0,
-    "thorax_shoulder": 151.0,
-    "shoulder_elbow": 278.0,
-    "elbow_wrist": 251.0,
-}
 
 #: Which :class:`Body` length field each skeleton bone (parent, child) uses.  Left and right
 #: share a field, which is what makes every synthetic body exactly left/right symmetric.
@@ -144,7 +131,7 @@ class Body:
         return cls(height_factor=1.0, **MEAN_BONE_LENGTHS, **MEAN_RADII)
 
 
-def _hsv_to_rgb(h: float, s: float, v: float) -> np.ndarray:
+def hsv_to_rgb(h: float, s: float, v: float) -> np.ndarray:
     """One HSV colour (all in [0, 1]) to RGB in [0, 1]."""
     i = int(h * 6.0) % 6
     f = h * 6.0 - int(h * 6.0)
@@ -154,24 +141,24 @@ def _hsv_to_rgb(h: float, s: float, v: float) -> np.ndarray:
 
 def _sample_clothes(rng: np.random.Generator) -> dict:
     """Shirt, trousers, skin, shoes and hair colours plus sleeve / stripe choices."""
-    shirt = _hsv_to_rgb(rng.uniform(), rng.uniform(0.1, 0.9), rng.uniform(0.25, 0.95))
+    shirt = hsv_to_rgb(rng.uniform(), rng.uniform(0.1, 0.9), rng.uniform(0.25, 0.95))
     # Trousers: mostly jeans / black / grey / khaki, sometimes anything.
     kind = rng.integers(5)
     if kind == 0:  # jeans
-        trousers = _hsv_to_rgb(rng.uniform(0.58, 0.65), rng.uniform(0.4, 0.7), rng.uniform(0.3, 0.6))
+        trousers = hsv_to_rgb(rng.uniform(0.58, 0.65), rng.uniform(0.4, 0.7), rng.uniform(0.3, 0.6))
     elif kind == 1:  # black / dark grey
         trousers = np.full(3, rng.uniform(0.06, 0.25))
     elif kind == 2:  # khaki / beige
-        trousers = _hsv_to_rgb(rng.uniform(0.08, 0.14), rng.uniform(0.25, 0.5), rng.uniform(0.45, 0.8))
+        trousers = hsv_to_rgb(rng.uniform(0.08, 0.14), rng.uniform(0.25, 0.5), rng.uniform(0.45, 0.8))
     elif kind == 3:  # light grey
         trousers = np.full(3, rng.uniform(0.4, 0.75))
     else:
-        trousers = _hsv_to_rgb(rng.uniform(), rng.uniform(0.2, 0.8), rng.uniform(0.2, 0.8))
+        trousers = hsv_to_rgb(rng.uniform(), rng.uniform(0.2, 0.8), rng.uniform(0.2, 0.8))
     # Skin tones lie along a narrow hue band from light to dark.
     tone = rng.uniform()
-    skin = _hsv_to_rgb(rng.uniform(0.04, 0.09), 0.25 + 0.35 * tone, 0.95 - 0.65 * tone)
+    skin = hsv_to_rgb(rng.uniform(0.04, 0.09), 0.25 + 0.35 * tone, 0.95 - 0.65 * tone)
     shoes = np.full(3, rng.uniform(0.05, 0.2)) if rng.uniform() < 0.7 else np.full(3, rng.uniform(0.7, 0.95))
-    hair = _hsv_to_rgb(rng.uniform(0.03, 0.12), rng.uniform(0.3, 0.8), rng.uniform(0.05, 0.55))
+    hair = hsv_to_rgb(rng.uniform(0.03, 0.12), rng.uniform(0.3, 0.8), rng.uniform(0.05, 0.55))
     striped = rng.uniform() < 0.35
     return dict(
         shirt=shirt, trousers=trousers, skin=skin, shoes=shoes, hair=hair,
@@ -202,7 +189,29 @@ def sample_body(rng: np.random.Generator) -> Body:
 # Joint angles and their limits
 # --------------------------------------------------------------------------------------------
 
-ACTIONS: tuple[str, ...] = ("standing", "walking", "reaching", "bending", "crouching", "sitting")
+
+def body_for_joints(body: Body, joints: np.ndarray) -> Body:
+    """A copy of ``body`` fitted to posed ``joints`` ``(17, 3)`` (e.g. a motion-capture pose).
+
+    The renderer draws the joints as given; this only keeps the body's description consistent
+    with them: bone-length fields become the pose's (left/right averaged), and limb radii are
+    rescaled from the body's own size to the pose's size (leg length / 896 mm, Human3.6M's mean
+    :data:`~partnas_lib.data.proportions.MEAN_LEG_MM`), so a small actor is not drawn with a large
+    subject's limbs.  Clothes and build are kept.
+    """
+    lengths: dict[str, list[float]] = {}
+    for (a, b), name in BONE_FIELDS.items():
+        lengths.setdefault(name, []).append(float(np.linalg.norm(joints[b] - joints[a])))
+    fields = {name: float(np.mean(v)) for name, v in lengths.items()}
+    size = (fields["hip_knee"] + fields["knee_ankle"]) / MEAN_LEG_MM
+    ratio = size / body.height_factor
+    radii = {name: getattr(body, name) * ratio for name in MEAN_RADII}
+    return dataclasses.replace(body, height_factor=size, **fields, **radii)
+
+
+# --------------------------------------------------------------------------------------------
+# Joint angles and their limits
+# --------------------------------------------------------------------------------------------
 
 #: Anatomical limits in degrees, ``name -> (min, max)``.  Limb angles exist per side with an
 #: ``l_`` / ``r_`` prefix (``l_knee_flex``); the limits are the same for both sides.
@@ -342,236 +351,10 @@ def forward_kinematics(body: Body, angles: dict[str, float]) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------------------
-# Actions: distributions over joint angles
-# --------------------------------------------------------------------------------------------
-
-def _relaxed_arm(rng: np.random.Generator, a: dict[str, float], side: str) -> None:
-    """An arm that is not doing anything in particular: hanging, on the hip, or bent in front."""
-    mode = rng.choice(["down", "down", "down", "hip", "front"])
-    if mode == "down":
-        a[f"{side}_shoulder_flex"] = rng.uniform(-15, 25)
-        a[f"{side}_shoulder_abd"] = rng.uniform(6, 22)
-        a[f"{side}_elbow_flex"] = rng.uniform(3, 45)
-    elif mode == "hip":  # hand on the hip: elbow out to the side and bent
-        a[f"{side}_shoulder_flex"] = rng.uniform(-25, 5)
-        a[f"{side}_shoulder_abd"] = rng.uniform(35, 60)
-        a[f"{side}_shoulder_twist"] = rng.uniform(-40, -15)
-        a[f"{side}_elbow_flex"] = rng.uniform(80, 115)
-        return
-    else:  # forearm across the body (holding something, arms crossed, phone)
-        a[f"{side}_shoulder_flex"] = rng.uniform(10, 50)
-        a[f"{side}_shoulder_abd"] = rng.uniform(-10, 15)
-        a[f"{side}_elbow_flex"] = rng.uniform(80, 140)
-    a[f"{side}_shoulder_twist"] = rng.uniform(-30, 30)
-
-
-def _head(rng: np.random.Generator, a: dict[str, float], flex: float = 0.0) -> None:
-    """Head looks around a little; ``flex`` biases nodding (negative looks up)."""
-    a["neck_flex"] = flex + rng.normal(0, 10)
-    a["neck_lat"] = rng.normal(0, 6)
-    a["neck_twist"] = rng.normal(0, 20)
-
-
-def _standing(rng: np.random.Generator, a: dict[str, float]) -> None:
-    a["pelvis_roll"] = rng.normal(0, 4)
-    a["spine_flex"] = rng.normal(2, 4)
-    a["chest_flex"] = rng.normal(0, 3)
-    a["spine_twist"] = rng.normal(0, 6)
-    a["spine_lat"] = rng.normal(0, 3)
-    for side in ("l", "r"):
-        a[f"{side}_hip_flex"] = rng.normal(0, 6)
-        a[f"{side}_hip_abd"] = rng.uniform(0, 12)
-        a[f"{side}_hip_twist"] = rng.normal(0, 10)
-        a[f"{side}_knee_flex"] = rng.uniform(0, 12)
-        _relaxed_arm(rng, a, side)
-    _head(rng, a)
-
-
-def _walking(rng: np.random.Generator, a: dict[str, float]) -> None:
-    """A gait cycle: phase ``phi`` drives leg swing, knee flexion and arm counter-swing."""
-    phi = rng.uniform(0, 2 * np.pi)
-    stride = rng.uniform(0.6, 1.3)  # slow stroll .. brisk walk
-    a["spine_flex"] = rng.uniform(0, 8)
-    a["chest_flex"] = rng.uniform(0, 5)
-    a["spine_twist"] = -6 * stride * np.sin(phi)  # shoulders counter-rotate against the hips
-    a["pelvis_roll"] = 3 * np.cos(phi)
-    for side, phase in (("r", phi), ("l", phi + np.pi)):
-        # Thigh swings sinusoidally; the knee flexes most while the leg swings forward.
-        a[f"{side}_hip_flex"] = 6 + 24 * stride * np.sin(phase)
-        a[f"{side}_knee_flex"] = 5 + 55 * stride * max(0.0, np.cos(phase + 0.3)) ** 2
-        a[f"{side}_hip_abd"] = rng.uniform(0, 6)
-        a[f"{side}_hip_twist"] = rng.normal(0, 6)
-        # The arm of the same side swings opposite to its leg.
-        swing = -np.sin(phase)
-        a[f"{side}_shoulder_flex"] = 5 + 25 * stride * swing
-        a[f"{side}_shoulder_abd"] = rng.uniform(6, 15)
-        a[f"{side}_shoulder_twist"] = rng.normal(0, 10)
-        a[f"{side}_elbow_flex"] = 15 + 25 * max(0.0, swing) + rng.uniform(0, 15)
-    _head(rng, a)
-
-
-def _reaching(rng: np.random.Generator, a: dict[str, float]) -> None:
-    """One or both arms reach forward, up or to the side; the torso follows a little."""
-    _standing(rng, a)
-    arms = {"left": ["l"], "right": ["r"], "both": ["l", "r"]}[str(rng.choice(["left", "right", "both"]))]
-    for side in arms:
-        target = rng.choice(["forward", "up", "side", "forward_up"])
-        flex, abd = {
-            "forward": (rng.uniform(65, 110), rng.uniform(-10, 25)),
-            "up": (rng.uniform(140, 178), rng.uniform(0, 30)),
-            "side": (rng.uniform(0, 35), rng.uniform(65, 110)),
-            "forward_up": (rng.uniform(100, 140), rng.uniform(0, 40)),
-        }[str(target)]
-        a[f"{side}_shoulder_flex"] = flex
-        a[f"{side}_shoulder_abd"] = abd
-        a[f"{side}_shoulder_twist"] = rng.uniform(-30, 30)
-        a[f"{side}_elbow_flex"] = rng.uniform(0, 35)
-    if len(arms) == 1:  # lean and turn towards the reaching arm
-        s = 1.0 if arms[0] == "l" else -1.0
-        a["chest_twist"] = -s * rng.uniform(0, 15)
-        a["spine_lat"] = -s * rng.uniform(0, 10)
-    step = str(rng.choice(["l", "r", "none"]))
-    if step != "none":  # one foot steps forward
-        a[f"{step}_hip_flex"] = rng.uniform(8, 25)
-        a[f"{step}_knee_flex"] = rng.uniform(0, 20)
-    a["spine_flex"] = rng.uniform(-5, 15)
-    _head(rng, a, flex=-10)
-
-
-def _bending(rng: np.random.Generator, a: dict[str, float]) -> None:
-    """Torso forward 30-90 deg, mostly from the hips (pelvis tilts), the rest from the back."""
-    _standing(rng, a)
-    lean = rng.uniform(30, 90)
-    hip_share = rng.uniform(0.5, 0.8)
-    a["pelvis_pitch"] = hip_share * lean
-    back = (1 - hip_share) * lean
-    a["spine_flex"] = 0.6 * back
-    a["chest_flex"] = 0.4 * back
-    for side in ("l", "r"):
-        knee = rng.uniform(0, 35)
-        thigh = rng.uniform(-5, 10) + 0.5 * knee  # bent knees push the thighs forward
-        # Thigh angle relative to the vertical = hip flexion - pelvis pitch.
-        a[f"{side}_hip_flex"] = thigh + a["pelvis_pitch"]
-        a[f"{side}_knee_flex"] = knee
-        # Arms hang towards the floor (flexion = torso lean keeps them vertical) or reach down.
-        a[f"{side}_shoulder_flex"] = lean + rng.uniform(-25, 35)
-        a[f"{side}_shoulder_abd"] = rng.uniform(0, 25)
-        a[f"{side}_elbow_flex"] = rng.uniform(0, 50)
-    _head(rng, a, flex=-rng.uniform(0, 40))
-
-
-def _crouching(rng: np.random.Generator, a: dict[str, float]) -> None:
-    """Deep hip and knee flexion; torso leans forward for balance, arms forward or on knees."""
-    a["pelvis_pitch"] = rng.uniform(0, 25)
-    a["spine_flex"] = rng.uniform(5, 25)
-    a["chest_flex"] = rng.uniform(0, 15)
-    a["spine_twist"] = rng.normal(0, 5)
-    for side in ("l", "r"):
-        thigh = rng.uniform(80, 115)
-        a[f"{side}_hip_flex"] = thigh + a["pelvis_pitch"]
-        a[f"{side}_knee_flex"] = rng.uniform(105, 150)
-        a[f"{side}_hip_abd"] = rng.uniform(5, 30)
-        a[f"{side}_hip_twist"] = rng.uniform(-5, 25)
-        a[f"{side}_shoulder_flex"] = rng.uniform(10, 90)
-        a[f"{side}_shoulder_abd"] = rng.uniform(0, 30)
-        a[f"{side}_shoulder_twist"] = rng.uniform(-30, 30)
-        a[f"{side}_elbow_flex"] = rng.uniform(10, 100)
-    if rng.uniform() < 0.3:  # one knee lower: a lunge-like crouch
-        side = str(rng.choice(["l", "r"]))
-        a[f"{side}_hip_flex"] = rng.uniform(20, 50) + a["pelvis_pitch"]
-        a[f"{side}_knee_flex"] = rng.uniform(90, 130)
-    _head(rng, a, flex=-rng.uniform(0, 30))
-
-
-def _sitting(rng: np.random.Generator, a: dict[str, float]) -> None:
-    """On a chair: hips and knees near 90 deg, torso roughly upright, hands on the lap."""
-    a["pelvis_pitch"] = rng.uniform(-12, 10)
-    a["spine_flex"] = rng.uniform(0, 20)
-    a["chest_flex"] = rng.uniform(-5, 15)
-    a["spine_twist"] = rng.normal(0, 8)
-    a["spine_lat"] = rng.normal(0, 4)
-    for side in ("l", "r"):
-        thigh = rng.uniform(75, 100)
-        a[f"{side}_hip_flex"] = thigh + a["pelvis_pitch"]
-        a[f"{side}_knee_flex"] = thigh + rng.uniform(-45, 15)  # shin vertical or feet forward
-        a[f"{side}_hip_abd"] = rng.uniform(0, 25)
-        a[f"{side}_hip_twist"] = rng.normal(0, 8)
-        if rng.uniform() < 0.6:  # hands on the lap / thighs
-            a[f"{side}_shoulder_flex"] = rng.uniform(15, 50)
-            a[f"{side}_shoulder_abd"] = rng.uniform(0, 20)
-            a[f"{side}_shoulder_twist"] = rng.uniform(-20, 20)
-            a[f"{side}_elbow_flex"] = rng.uniform(30, 90)
-        else:
-            _relaxed_arm(rng, a, side)
-    _head(rng, a, flex=rng.uniform(-10, 20))
-
-
-_ACTION_SAMPLERS = {
-    "standing": _standing, "walking": _walking, "reaching": _reaching,
-    "bending": _bending, "crouching": _crouching, "sitting": _sitting,
-}
-
-
-def sample_angles(rng: np.random.Generator, action: str) -> dict[str, float]:
-    """Joint angles (degrees, clipped to :data:`LIMITS`) for one pose of ``action``."""
-    if action not in _ACTION_SAMPLERS:
-        raise ValueError(f"unknown action {action!r}; expected one of {ACTIONS}")
-    angles = neutral_angles()
-    _ACTION_SAMPLERS[action](rng, angles)
-    return clip_to_limits(angles)
-
-
-# --------------------------------------------------------------------------------------------
-# Placing the body in the world
-# --------------------------------------------------------------------------------------------
-
-#: Height of the ankle joints above the floor when standing on it (mm).
-ANKLE_HEIGHT = (80.0, 100.0)
-#: Chair height for "sitting": the pelvis rests this high (mm), or higher if the legs need it.
-CHAIR_HEIGHT = (430.0, 520.0)
-#: Subjects stand within this radius (mm) of the capture-volume centre.
-PLACEMENT_RADIUS = 1200.0
-
-
-def place_in_world(joints_body: np.ndarray, yaw_deg: float, position_xy: np.ndarray,
-                   floor_offset: float) -> np.ndarray:
-    """Rotate body-frame joints by ``yaw_deg`` about the vertical, move the pelvis to
-    ``position_xy`` and lift everything by ``floor_offset`` mm."""
-    world = joints_body @ rot_z(yaw_deg).T
-    world[:, :2] += np.asarray(position_xy, dtype=np.float64)
-    world[:, 2] += floor_offset
-    return world
-
-
-def sample_pose(rng: np.random.Generator, body: Body, action: str | None = None) -> tuple[np.ndarray, str]:
-    """A random world-space pose ``(17, 3)`` (mm, Human3.6M-17 order) and its action.
-
-    ``action=None`` draws one of :data:`ACTIONS` uniformly.  The body faces a random direction
-    (yaw uniform in 0-360 deg about world Z) and stands at a random point within
-    :data:`PLACEMENT_RADIUS` of the capture centre.  The lowest ankle rests 80-100 mm above the
-    floor, except for ``sitting``, where the pelvis rests at chair height (430-520 mm) -- or
-    higher where the subject's lower legs are too long for that chair, so that the feet never go
-    through the floor.  (With Human3.6M shank lengths of ~454 mm plus the ankle height, that is
-    often the case: sitting pelvis heights are typically 500-660 mm.)
-    """
-    if action is None:
-        action = str(rng.choice(ACTIONS))
-    angles = sample_angles(rng, action)
-    joints = forward_kinematics(body, angles)
-    yaw = rng.uniform(0.0, 360.0)
-    radius = PLACEMENT_RADIUS * np.sqrt(rng.uniform())
-    theta = rng.uniform(0.0, 2 * np.pi)
-    position = radius * np.array([np.cos(theta), np.sin(theta)])
-    ankle_height = rng.uniform(*ANKLE_HEIGHT)
-    lowest_ankle = min(joints[3, 2], joints[6, 2])
-    lift = ankle_height - lowest_ankle  # feet on the floor
-    if action == "sitting":
-        lift = max(rng.uniform(*CHAIR_HEIGHT), lift)  # pelvis (z = 0 in body frame) on the chair
-    return place_in_world(joints, yaw, position, lift), action
 
 
 __all__ = [
-    "ACTIONS", "ANGLE_NAMES", "BONE_FIELDS", "Body", "LIMITS", "MEAN_BONE_LENGTHS", "MEAN_RADII",
-    "clip_to_limits", "forward_kinematics", "limits_of", "neutral_angles", "place_in_world",
-    "rot_x", "rot_y", "rot_z", "sample_angles", "sample_body", "sample_pose",
+    "ANGLE_NAMES", "BONE_FIELDS", "Body", "LIMITS", "MEAN_RADII", "body_for_joints",
+    "clip_to_limits", "forward_kinematics", "hsv_to_rgb", "limits_of", "neutral_angles", "rot_x", "rot_y", "rot_z",
+    "sample_body",
 ]

@@ -1,4 +1,5 @@
-"""MPII 2D poses for mixed 3D + 2D training, and :func:`concat_arrays` to mix them.
+"""MPII 2D poses for mixed 3D + 2D training (stacked onto Human3.6M with
+:func:`~partnas_lib.data.sample.concat_arrays`).
 
 3DMPPE (and the paper, which follows its recipe) trains on Human3.6M *plus* MPII: in-the-wild
 images with 2D joints only.  The 2D samples teach the image side (x, y heatmaps) on varied
@@ -31,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from partnas_lib.data.h36m import DEFAULT_IMAGE_SIZE, SampleCollector, process_bbox, progress_bar, tight_bbox
+from partnas_lib.data.images import DEFAULT_IMAGE_SIZE, SampleCollector, process_bbox, progress_bar, tight_bbox
 from partnas_lib.data.sample import SampleArrays
 from partnas_lib.io import DataFormatError, as_array, read_json, require
 from partnas_lib.skeleton import NUM_JOINTS
@@ -121,24 +122,4 @@ def load_mpii(root: str | Path, split: str = "train", *, image_size: int = DEFAU
     return out.arrays(f"{path}: no MPII person with {min_visible}+ visible joints")
 
 
-def concat_arrays(a: SampleArrays, b: SampleArrays, *more: SampleArrays) -> SampleArrays:
-    """Stack sample sets along axis 0, e.g. Human3.6M (3D) + MPII (2D) for mixed training.
-
-    All inputs must share the crop size.  ``has_3d`` travels with each sample, so the training
-    loop keeps masking the depth loss of the 2D-only ones.
-    """
-    parts = (a, b, *more)
-    sizes = {p.images.shape[1:] for p in parts}
-    if len(sizes) != 1:
-        raise ValueError(f"cannot concatenate samples with different image shapes {sorted(sizes)}; "
-                         "load every dataset with the same image_size")
-    cat = lambda name: np.concatenate([getattr(p, name) for p in parts])  # noqa: E731
-    return SampleArrays(
-        images=cat("images"), joints_2d=cat("joints_2d"), joints_3d=cat("joints_3d"),
-        joints_vis=cat("joints_vis"), root_depth=cat("root_depth"), intrinsics=cat("intrinsics"),
-        bbox=cat("bbox"), has_3d=cat("has_3d"), meta=[dict(m) for p in parts for m in p.meta],
-    )
-
-
-__all__ = ["H36M_FROM_MPII", "MISSING_IN_MPII", "MPII_JOINT_NAMES", "NOMINAL_FOCAL_PX", "concat_arrays",
-           "load_mpii", "mpii_to_h36m"]
+__all__ = ["H36M_FROM_MPII", "MISSING_IN_MPII", "MPII_JOINT_NAMES", "NOMINAL_FOCAL_PX", "load_mpii", "mpii_to_h36m"]

@@ -7,7 +7,10 @@ from pathlib import Path
 import numpy as np
 
 from partnas_lib.config import Config
-from partnas_lib.data.sample import SampleArrays
+from partnas_lib.data.datasets.h36m import load_h36m
+from partnas_lib.data.datasets.mpii import load_mpii
+from partnas_lib.data.sample import SampleArrays, concat_arrays
+from partnas_lib.data.synth.synthetic import load_synthetic_split
 from partnas_lib.io import default_cache_dir
 
 
@@ -18,8 +21,6 @@ def load_split(cfg: Config, split: str) -> SampleArrays:
     if split not in counts:
         raise ValueError(f"unknown split {split!r}; expected one of {sorted(counts)}")
     if d.dataset == "synthetic":
-        from partnas_lib.data.synthetic import load_synthetic_split
-
         cache = Path(d.cache_dir) if d.cache_dir else default_cache_dir()
         return load_synthetic_split(split, counts[split], d.seed, d.image_size, d.supersample,
                                     cache_dir=cache, progress=cfg.progress, pose_source=d.pose_source)
@@ -35,8 +36,6 @@ def _load_h36m_split(cfg: Config, split: str) -> SampleArrays:
     evenly spread over the subset.  With ``data.mpii_root`` the training split also holds MPII
     2D samples (``has_3d=False``).
     """
-    from partnas_lib.data.h36m import load_h36m
-
     d = cfg.data
     subset = d.train_subset if split == "train" else d.test_subset
     arrays = load_h36m(d.root, d.layout or None, subset, image_size=d.image_size, progress=cfg.progress)
@@ -44,7 +43,8 @@ def _load_h36m_split(cfg: Config, split: str) -> SampleArrays:
     if 0 < cap < len(arrays):
         arrays = arrays.subset(np.linspace(0, len(arrays) - 1, cap).round().astype(int))
     if split == "train" and d.mpii_root:
-        from partnas_lib.data.mpii import concat_arrays, load_mpii
-
         arrays = concat_arrays(arrays, load_mpii(d.mpii_root, "train", image_size=d.image_size, progress=cfg.progress))
     return arrays
+
+
+__all__ = ["load_split"]
