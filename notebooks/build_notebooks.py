@@ -404,7 +404,7 @@ NB03 = [
     params("""
 PRESET = "cpu"                       # smoke | cpu | paper
 RUN_DIR = "../runs/notebooks-cpu"    # shared by notebooks 03-06: each stage runs only once
-SEEDS = [0, 1, 2]                    # extra seeds search into RUN_DIR-seed<N>
+SEEDS = [0, 1, 2]                    # extra seeds search into RUN_DIR/seed<N>
 THREADS = "auto"                     # torch CPU threads: N, or "auto" (share the cores with other partnas jobs)
 METRICS_OUT = "03_search.metrics.json"
 """),
@@ -650,7 +650,7 @@ METRICS_OUT = "05_results.metrics.json"
 threads.configure(THREADS)
 
 from partnas_lib import pipeline
-from partnas_lib.ablate import ablation_markdown
+from partnas_lib.ablation.report import ablation_markdown
 from partnas_lib.data.splits import load_split
 from partnas_lib.eval import analysis as eval_analysis
 from partnas_lib.viz import results, skeleton3d
@@ -711,7 +711,7 @@ else:
 """),
     md("""
 The "Is the gap real?" tables test each difference against the spread over seeds (Welch's
-t-test, `partnas_lib.ablate.compare_variants`): with three seeds only large, consistent gaps
+t-test, `partnas_lib.ablation.report.compare_variants`): with three seeds only large, consistent gaps
 reach p < 0.05.  Read the left panel part by part: the paper's premise is that a decoder
 searched per part helps most where the parts differ most from the torso (arms, legs).  The
 right panel is the accuracy-for-size question: the paper's network beats the ResNet-50

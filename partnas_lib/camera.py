@@ -98,9 +98,6 @@ class Camera:
             raise ValueError("cannot project points at or behind the camera (Z <= 0)")
         return self.distort(X_cam[..., :2] / z) * self.f + self.c
 
-    def world_to_pixel(self, X: np.ndarray) -> np.ndarray:
-        return self.project(self.world_to_camera(X))
-
     def pixel_to_ray(self, uv: np.ndarray) -> np.ndarray:
         """Pixels ``(..., 2)`` to camera-space ray directions ``(..., 3)`` with Z = 1."""
         xy = self.undistort((np.asarray(uv, dtype=np.float64) - self.c) / self.f)

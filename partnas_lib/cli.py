@@ -32,7 +32,7 @@ import sys
 from pathlib import Path
 
 from partnas_lib import pipeline, threads
-from partnas_lib.ablate import ablation_markdown, run_ablation
+from partnas_lib.ablation.run import ablation_markdown, run_ablation
 from partnas_lib.config import MODEL_KINDS, PRESETS, Config, apply_overrides, get_preset
 from partnas_lib.data.check import add_check_parser, run_check
 from partnas_lib.eval.multi_person import evaluate_multi
@@ -70,6 +70,7 @@ def _model_kind(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # Long because it declares every sub-command and its options in one place (argparse is flat).
     parser = argparse.ArgumentParser(prog="partnas", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -182,6 +183,8 @@ def _agreement(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one ``partnas`` command; returns the exit code (2 for bad input, with a one-line error)."""
+    # Long because it dispatches every sub-command in one place, each branch a call and its print.
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     _quiet_other_ranks()

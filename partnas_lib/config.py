@@ -34,18 +34,18 @@ MODEL_KINDS: tuple[str, ...] = ("searched", "random", "baseline")
 class DataConfig:
     """Where samples come from and how many.
 
-    ``dataset="synthetic"`` renders procedural people (:mod:`partnas_lib.data.synthetic`);
+    ``dataset="synthetic"`` renders procedural people (:mod:`partnas_lib.data.synth.synthetic`);
     ``num_train`` samples are used for search (split in two, see ``SearchConfig.train_portion``)
     and for retraining; ``num_test`` held-out samples from a disjoint seed are evaluated.
 
     ``pose_source`` says where the rendered people's poses come from: ``"procedural"`` (the
-    hand-written actions of :mod:`partnas_lib.data.poses`) or ``"bvh:/path/to/folder"``, real
-    motion capture read from a folder of BVH clips (:mod:`partnas_lib.data.bvh`; e.g. the Bandai
+    hand-written actions of :mod:`partnas_lib.data.synth.actions`) or ``"bvh:/path/to/folder"``, real
+    motion capture read from a folder of BVH clips (:mod:`partnas_lib.data.mocap`; e.g. the Bandai
     Namco Research Motion Dataset, which you download yourself: ``data_scripts/fetch_mocap.py``).
     With BVH poses, train, val and test draw from disjoint sets of clips.
 
     ``dataset="h36m"`` reads Human3.6M from ``root`` (any of the three layouts of
-    :mod:`partnas_lib.data.h36m`, detected unless ``layout`` is set); ``train_subset`` and
+    :mod:`partnas_lib.data.datasets.h36m`, detected unless ``layout`` is set); ``train_subset`` and
     ``test_subset`` name the protocol subsets (3DMPPE: train S1,5,6,7,8 every 5th frame, test
     S9,S11 every 64th frame, all 4 cameras).  ``mpii_root`` mixes MPII 2D samples into the
     training split (their depth loss is masked), as 3DMPPE needs for its numbers.
@@ -174,7 +174,7 @@ class TrainConfig:
       CPU).  ``channels_last``: NHWC memory format for the convolutions of the networks that
       retrain and evaluate train (on by default: 1.3-2x faster oneDNN kernels on a CPU, tensor
       cores on a GPU); the supernet stays NCHW on a CPU, where its channel shuffles make NHWC
-      slower (:func:`partnas_lib.train.loop.resolve_precision`).
+      slower (:func:`partnas_lib.train.device.resolve_precision`).
     * ``min_free_mb``: free disk space the run directory needs before any work starts (the
       search and retrain also check for room for two checkpoints of their model).
     """

@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 
 import partnas_lib
 from partnas_lib import pipeline
-from partnas_lib.ablate import validate_ablation
+from partnas_lib.ablation.schema import validate_ablation
 from partnas_lib.config import Config, apply_overrides, get_preset
 from partnas_lib.io import read_json, write_json
 from partnas_lib.models.build import build_baseline, build_derived
@@ -63,39 +63,26 @@ def make_config(preset: str, overrides: Iterable[str] = (), seed: int | None = N
     return apply_overrides(cfg, list(overrides))
 
 
-def search_finished(run_dir: str | Path) -> bool:
-    """True when ``run_dir`` holds a finished search (genotype + complete alpha history)."""
-    run = RunDir(Path(run_dir))
-    if not (run.genotype.exists() and run.alpha_history.exists()):
-        return False
-    return "search_seconds" in json.loads(run.alpha_history.read_text())
-
-
 def ensure_search(cfg: Config, run_dir: str | Path) -> Genotype:
     """The genotype of ``run_dir``: read it if the search finished, else run (or resume) it.
 
     This is stage 1 of :func:`partnas_lib.pipeline.reproduce`; a later ``reproduce(cfg,
     run_dir, resume=True)`` skips it and goes straight to retraining.
     """
-    if search_finished(run_dir):
+    if pipeline.search_finished(run_dir):
         return Genotype.load(RunDir(Path(run_dir)).genotype)
     return pipeline.search(cfg, run_dir, resume=True)
 
 
-def seed_run_dir(run_dir: str | Path, seed: int) -> Path:
-    """Where the extra search of ``seed`` lives: a sibling ``<run_dir>-seed<N>``."""
-    run_dir = Path(run_dir)
-    return run_dir.with_name(f"{run_dir.name}-seed{seed}")
-
-
 def search_seeds(cfg: Config, run_dir: str | Path, seeds: Iterable[int], progress: bool = True) -> dict[int, Path]:
-    """Search once per seed; ``cfg.seed`` uses ``run_dir`` itself, other seeds their
-    :func:`seed_run_dir`.  Only the seed changes (same data, same config), so differences
+    """Search once per seed; ``cfg.seed`` uses ``run_dir`` itself (the notebooks' main run), other
+    seeds :func:`partnas_lib.pipeline.seed_dir` inside it (``run_dir/seed<N>``, the layout of
+    ``partnas search --seeds``).  Only the seed changes (same data, same config), so differences
     between the results are the search's own variance.  Returns seed -> run directory.
     """
     out: dict[int, Path] = {}
     for seed in tqdm(list(seeds), desc="search seeds", disable=not progress):
-        path = Path(run_dir) if int(seed) == cfg.seed else seed_run_dir(run_dir, int(seed))
+        path = Path(run_dir) if int(seed) == cfg.seed else pipeline.seed_dir(run_dir, int(seed))
         c = copy.deepcopy(cfg)
         c.seed = int(seed)
         ensure_search(c, path)
@@ -198,8 +185,8 @@ def architecture_summary(cfg: Config, genotype: Genotype) -> dict[str, dict[str,
 
 def load_ablation(path: str | Path) -> dict[str, Any]:
     """An ``ablation.json`` written by ``partnas ablate``, after checking its schema
-    (:func:`partnas_lib.ablate.validate_ablation` names the first bad field).  Show it with
-    :func:`partnas_lib.ablate.ablation_markdown` and :func:`partnas_lib.viz.results.plot_ablation`."""
+    (:func:`partnas_lib.ablation.schema.validate_ablation` names the first bad field).  Show it with
+    :func:`partnas_lib.ablation.report.ablation_markdown` and :func:`partnas_lib.viz.results.plot_ablation`."""
     data = read_json(path, "ablation file")
     validate_ablation(data)
     return data
@@ -247,6 +234,6 @@ __all__ = [
     "RunResults", "architecture_summary", "baseline_parameters", "ensure_search",
     "ensure_trained", "find_results_file", "head_parameters", "load_ablation", "load_config", "load_genotype",
     "load_history", "load_model",
-    "load_results", "make_config", "repo_root", "search_finished", "search_seeds", "seed_run_dir", "setup",
+    "load_results", "make_config", "repo_root", "search_seeds", "setup",
     "write_metrics",
 ]

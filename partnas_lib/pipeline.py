@@ -5,7 +5,7 @@ its own (``search``, ``retrain``, ``evaluate``) against the same run directory, 
 resumes from its last checkpoint with ``resume=True``.
 
 ``model.kind`` selects what is retrained and evaluated (the paper's comparisons, see
-:mod:`partnas_lib.ablate`): ``searched`` runs the search first; ``random`` skips it and writes a
+:mod:`partnas_lib.ablation`): ``searched`` runs the search first; ``random`` skips it and writes a
 genotype drawn at random from the same space (with the run's seed) to ``genotype.json``;
 ``baseline`` skips it and trains the 3DMPPE ResNet + deconvolution network.
 
@@ -97,7 +97,7 @@ def write_data_splits(cfg: Config, run: RunDir) -> None:
     run.write_json(run.root / "data_splits.json", {
         "pose_source": cfg.data.pose_source,
         "rule": "clips grouped by motion (file name minus take number); groups ordered by SHA-256 "
-                "of their name; ~10 % test, ~10 % val, the rest train (partnas_lib.data.bvh.assign_splits)",
+                "of their name; ~10 % test, ~10 % val, the rest train (partnas_lib.data.mocap.library.assign_splits)",
         "clips": splits,
     })
 
@@ -109,6 +109,11 @@ def search(cfg: Config, out: str | Path, resume: bool = False) -> Genotype:
     with clean_on_failure(out):
         cfg, run = start_run(cfg, out, resume)
         return run_search(cfg, run, resume)
+
+
+def seed_dir(out: str | Path, seed: int) -> Path:
+    """Where the search of ``seed`` lives when several seeds are searched: ``out/seed<N>``."""
+    return Path(out) / f"seed{seed}"
 
 
 def search_seeds(cfg: Config, out: str | Path, seeds: list[int], resume: bool = False, ray: bool = False,
@@ -129,7 +134,7 @@ def search_seeds(cfg: Config, out: str | Path, seeds: list[int], resume: bool = 
         for seed in seeds:
             c = copy.deepcopy(cfg)
             c.seed = seed
-            genotypes.append(search(c, Path(out) / f"seed{seed}", resume=resume))
+            genotypes.append(search(c, seed_dir(out, seed), resume=resume))
     summary = genotype_agreement(genotypes, labels=[f"seed{s}" for s in seeds])
     RunDir(Path(out)).write_json(Path(out) / "agreement.json", summary)
     return summary
@@ -161,7 +166,7 @@ def _search_seeds_ray(cfg: Config, out: Path, seeds: list[int], resume: bool, cp
         c = Config.from_dict(params["cfg"])
         c.seed = int(params["seed"])
         c.progress = False
-        search(c, out / f"seed{c.seed}", resume=params["resume"])
+        search(c, seed_dir(out, c.seed), resume=params["resume"])
 
     try:  # Ray >= 2.10 exports RunConfig from ray.tune; 2.9 from ray.train
         from ray.tune import RunConfig
@@ -177,7 +182,7 @@ def _search_seeds_ray(cfg: Config, out: Path, seeds: list[int], resume: bool, cp
     failed = [str(r.error) for r in results if r.error is not None]
     if failed:
         raise RuntimeError(f"{len(failed)} of {len(seeds)} Ray trials failed: " + " | ".join(failed))
-    return [Genotype.load(out / f"seed{seed}" / "genotype.json") for seed in seeds]
+    return [Genotype.load(seed_dir(out, seed) / "genotype.json") for seed in seeds]
 
 
 def check_genotype_file(cfg: Config, path: str | Path) -> Genotype:
@@ -276,7 +281,7 @@ def reproduce(cfg: Config, out: str | Path, resume: bool = False) -> dict[str, A
                 if distributed.is_main():
                     genotype.save(run.genotype)
             get_logger(run).info(f"model.kind=random: no search; random genotype (seed {cfg.seed}) in {run.genotype}")
-        elif resume and run.genotype.exists() and _search_finished(run):
+        elif resume and search_finished(run.root):
             genotype = Genotype.load(run.genotype)
             get_logger(run).info(f"resume: search already finished, using {run.genotype}")
         else:
@@ -292,8 +297,10 @@ def reproduce(cfg: Config, out: str | Path, resume: bool = False) -> dict[str, A
     return metrics
 
 
-def _search_finished(run: RunDir) -> bool:
-    if not run.alpha_history.exists():
+def search_finished(run_dir: str | Path) -> bool:
+    """True when ``run_dir`` holds a finished search (a genotype and a complete alpha history)."""
+    run = RunDir(Path(run_dir))
+    if not (run.genotype.exists() and run.alpha_history.exists()):
         return False
     return "search_seconds" in json.loads(run.alpha_history.read_text())
 

@@ -225,6 +225,8 @@ def evaluate_multi(cfg: Config, out: str | Path, dataset: str = "synthetic-multi
     guessing one depth (RootNet's training mean when a RootNet is used, else the evaluated
     people's own mean -- an oracle constant, said so in ``mean_depth_source``).
     """
+    # Long because it is the 3DMPPE pipeline's five steps in order (boxes, root depths, relative
+    # poses, scoring, root errors), each a few lines that read top to bottom.
     if dataset not in MULTI_DATASETS:
         raise ValueError(f"unknown multi-person dataset {dataset!r}; expected one of {MULTI_DATASETS}")
     run = RunDir(Path(out))

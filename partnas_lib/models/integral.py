@@ -22,7 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from partnas_lib.camera import backproject_pinhole, crop_to_image, image_to_crop
+from partnas_lib.camera import backproject_pinhole, crop_to_image
 
 
 def soft_argmax_3d(volumes: torch.Tensor) -> torch.Tensor:
@@ -78,10 +78,6 @@ class VolumeGeometry:
         dz = ((coords[..., 2] + 0.5) / self.depth_bins * 2 - 1) * (self.cube_mm / 2)
         depth = np.asarray(root_depth, dtype=np.float64)[:, None] + dz
         return backproject_pinhole(uv, depth, intrinsics)
-
-    def crop_pixels(self, joints_2d: np.ndarray, bbox: np.ndarray) -> np.ndarray:
-        return image_to_crop(joints_2d, bbox, self.image_size)
-
 
 def integral_l1_loss(pred: torch.Tensor, target: torch.Tensor, vis: torch.Tensor, has_3d: torch.Tensor) -> torch.Tensor:
     """L1 on (x, y, z) voxel coordinates; z is masked for 2D-only samples (docs/method.md Sec. 2)."""

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -118,8 +117,3 @@ class PartSupernet(PartPoseNet):
         }
         return Genotype(cells=cells, grouping=self.grouping.to_json(), ops=list(self.ops))
 
-
-def mixed_op_weights(alpha: np.ndarray) -> np.ndarray:
-    """Softmax over ops for an ``(..., ops)`` alpha array (a numpy helper for plots)."""
-    e = np.exp(alpha - alpha.max(-1, keepdims=True))
-    return e / e.sum(-1, keepdims=True)

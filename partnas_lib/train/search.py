@@ -37,6 +37,8 @@ CHECKPOINT = "search_last.pt"
 
 def run_search(cfg: Config, run: RunDir, resume: bool = False) -> Genotype:
     """Search, derive, write ``genotype.json`` and the alpha history; return the genotype."""
+    # Long because the step, the data streams and the per-epoch record are closures over the
+    # run's state (model, optimisers, halves of the data); the DARTS step itself is search_step.
     log = get_logger(run)
     device = resolve_device(cfg.device)
     s = cfg.search

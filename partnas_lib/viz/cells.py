@@ -137,7 +137,7 @@ def supernet_cell(label: str = "mixed") -> CellGenotype:
 
 
 def plot_op_parameters(counts: Mapping[str, int], channels: int | None = None) -> Figure:
-    """Bars: weights of each candidate op (from :func:`partnas_lib.viz.analysis.op_parameter_counts`)."""
+    """Bars: weights of each candidate op (from :func:`partnas_lib.nas.analysis.op_parameter_counts`)."""
     names = list(counts)
     fig, ax = plt.subplots(figsize=(7, 3.2))
     ax.bar([short(n) for n in names], [counts[n] for n in names], color=[op_colour(n) for n in names])
