@@ -40,7 +40,7 @@ lint: $(VENV)/.setup-dev
 	$(VENV)/bin/lint-imports
 
 test-fast: $(VENV)/.setup-dev
-	$(PY) -m pytest -q -p no:cacheprovider -m "not slow and not notebooks" tests
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} $(PY) -m pytest -q -p no:cacheprovider -m "not slow and not notebooks" tests
 
 test: lint
 	$(PY) -m pytest -q -p no:cacheprovider tests

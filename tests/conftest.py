@@ -1,4 +1,5 @@
-"""Shared fixtures: tiny configs and a per-session cache for rendered synthetic splits."""
+"""Shared fixtures and paths, importable by name from every folder of tests/ (pyproject: pythonpath):
+tiny configs, a per-session cache for rendered synthetic splits, the torch thread count."""
 
 from __future__ import annotations
 
@@ -13,7 +14,21 @@ from partnas_lib.config import Config, get_preset
 REPO = Path(__file__).resolve().parents[1]
 MOCAP = REPO.parent / "shared" / "data" / "mocap" / "bandai-namco-1"
 
-torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+# At most two torch threads (the test networks are tiny), and never more than OMP_NUM_THREADS when
+# that is set: on a busy 2-core machine a second thread that waits for a core makes every OpenMP
+# barrier spin, and a 20 ms forward pass takes seconds.
+if "OMP_NUM_THREADS" not in os.environ:
+    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+
+@pytest.fixture(autouse=True)
+def _keep_torch_threads():
+    """A ``partnas`` command run in process applies its ``--threads`` policy (``auto``: all the
+    cores) and leaves it set: give every test the thread count the session started with."""
+    n = torch.get_num_threads()
+    yield
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="session")

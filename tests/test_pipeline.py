@@ -1,4 +1,6 @@
-"""End to end: the smoke preset through the real CLI, determinism and resume."""
+"""End to end: the smoke preset through the real CLI, determinism and resume; several search seeds
+(in turn or through Ray Tune); ``reproduce --model`` without a search.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
 import pytest
@@ -16,11 +19,17 @@ import torch
 
 from partnas_lib import cli
 from partnas_lib.config import get_preset
-
-pytestmark = pytest.mark.slow
+from partnas_lib.nas.genotype import Genotype
 
 METRIC_KEYS = {"mpjpe", "pa_mpjpe", "per_part_mpjpe", "per_joint_mpjpe", "mean_pose_mpjpe",
                "num_test_samples", "params", "preset", "seed"}
+# smaller than smoke, for the runs that only check what is written
+TINY = ["data.num_train=64", "data.num_test=16", "data.num_val=0", "search.batch_size=16",
+        "retrain.batch_size=16", "search.epochs=1", "retrain.epochs=1"]
+SETS = [a for o in TINY for a in ("--set", o)]
+# the seed searches through Ray Tune start from the arguments of tests/train/test_distributed.py
+ARGS = ["--preset", "smoke", "--no-progress", "--set", "data.num_train=256", "--set", "data.num_test=32",
+        "--set", "retrain.epochs=2"]
 
 
 def _reproduce(out: Path, *extra: str) -> dict:
@@ -34,6 +43,7 @@ def smoke_run(tmp_path_factory, cache_dir) -> tuple[Path, dict]:
     return out, _reproduce(out)
 
 
+@pytest.mark.slow
 def test_smoke_run_writes_the_full_run_directory(smoke_run):
     out, metrics = smoke_run
     for rel in ["config.json", "genotype.json", "search/alpha_history.json", "checkpoints/model.pt",
@@ -53,12 +63,14 @@ def test_smoke_run_writes_the_full_run_directory(smoke_run):
     assert len(alpha) == 9 and all(abs(sum(row) - 1) < 1e-5 for row in alpha)
 
 
+@pytest.mark.slow
 def test_smoke_run_learns(smoke_run):
     _, metrics = smoke_run
     assert metrics["mpjpe"] < metrics["mean_pose_mpjpe"]
     assert metrics["pa_mpjpe"] < metrics["mpjpe"]
 
 
+@pytest.mark.slow
 def test_same_seed_same_genotype_and_metrics(smoke_run, tmp_path):
     out, metrics = smoke_run
     again = _reproduce(tmp_path / "again")
@@ -67,6 +79,7 @@ def test_same_seed_same_genotype_and_metrics(smoke_run, tmp_path):
         assert again[key] == metrics[key], key
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_to_the_same_result(smoke_run, tmp_path):
     """SIGKILL a smoke run right after its first checkpoint, resume it, compare."""
     out, metrics = smoke_run
@@ -100,27 +113,93 @@ def test_dry_run_paper_preset_builds_and_counts(capsys):
     assert 8.5e6 < report["derived_params"] < 0.38 * 34.3e6
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--preset", "huge"], "invalid choice: 'huge'"),
-    (["--set", "retrain.epochs=-1"], "retrain.epochs = -1 is out of range"),
-    (["--set", "retrain.epoch=3"], "unknown config field 'epoch'"),
-    (["--set", "model.parts=4"], "unknown part grouping '4'"),
-    (["--set", "search.ops=none,conv_9x9"], "unknown op"),
-    (["--set", 'model.parts={"a": [0, 1]}'], "are in no part"),
-])
-def test_bad_command_line_input_gives_clear_errors(args, message, tmp_path, capsys):
-    try:
-        code = cli.main(["reproduce", "--out", str(tmp_path / "x"), *args])
-    except SystemExit as e:  # argparse rejects unknown choices itself
-        code = e.code
-    assert code == 2
-    assert message in capsys.readouterr().err
-    assert not (tmp_path / "x").exists()  # nothing half-written
+def test_search_several_seeds_reports_agreement(tmp_path, cache_dir, capsys):
+    out = tmp_path / "seeds"
+    assert cli.main(["search", "--preset", "smoke", "--out", str(out), "--seeds", "0", "1", "--no-progress",
+                     *SETS]) == 0
+    assert "Agreement of 2 genotypes" in capsys.readouterr().out
+    summary = json.loads((out / "agreement.json").read_text())
+    assert summary["labels"] == ["seed0", "seed1"]
+    assert (out / "seed0" / "genotype.json").is_file() and (out / "seed1" / "genotype.json").is_file()
+    assert cli.main(["search", "--preset", "smoke", "--out", str(tmp_path / "b"), "--set",
+                     "model.kind=baseline", *SETS]) == 2
+    assert "has no search stage" in capsys.readouterr().err
 
 
-def test_malformed_config_file_is_named(tmp_path, capsys):
-    bad = tmp_path / "config.json"
-    bad.write_text('{"seed": 1, "model": {"trunk_depth": 18, "colour": 3}}')
-    assert cli.main(["reproduce", "--config", str(bad), "--out", str(tmp_path / "r")]) == 2
-    err = capsys.readouterr().err
-    assert str(bad) in err and "colour" in err
+def test_reproduce_model_option_skips_the_search(tmp_path, cache_dir):
+    out = tmp_path / "rand"
+    assert cli.main(["reproduce", "--preset", "smoke", "--out", str(out), "--model", "random", "--no-progress",
+                     *SETS]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["model_kind"] == "random" and metrics["search_seconds"] is None
+    assert not (out / "search" / "alpha_history.json").exists()
+    assert metrics["genotype"] == Genotype.load(out / "genotype.json").to_json()["parts"]
+
+
+def test_ray_missing_is_a_clear_error_and_writes_nothing(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if not installed
+    out = tmp_path / "seeds"
+    assert cli.main(["search", "--out", str(out), *ARGS, "--seeds", "0", "1", "--ray"]) == 2
+    assert "--ray needs Ray Tune, which is not installed: pip install 'partnas[ray]'" in capsys.readouterr().err
+    assert not out.exists()
+    assert cli.main(["search", "--out", str(out), *ARGS, "--ray"]) == 2
+    assert "give them with --seeds" in capsys.readouterr().err
+
+
+def _fake_ray() -> types.ModuleType:
+    """The slice of the Ray Tune API that partnas uses, running trials one after another."""
+    ray = types.ModuleType("ray")
+    tune = types.ModuleType("ray.tune")
+    calls = {}
+
+    class Result:
+        def __init__(self, metrics, error=None):
+            self.metrics, self.error = metrics, error
+
+    class Tuner:
+        def __init__(self, trainable, param_space, run_config):
+            self.trainable, self.space = trainable, param_space
+            calls["run_config"] = run_config
+
+        def fit(self):
+            grid = self.space["seed"]["grid_search"]
+            return [Result(self.trainable({**self.space, "seed": s})) for s in grid]
+
+    def with_resources(fn, resources):
+        calls["resources"] = resources
+        return fn
+
+    tune.Tuner, tune.with_resources = Tuner, with_resources
+    tune.grid_search = lambda values: {"grid_search": list(values)}
+    tune.RunConfig = lambda **kw: kw
+    ray.tune, ray.calls = tune, calls
+    return ray
+
+
+def test_ray_search_seeds_collects_one_genotype_per_seed(tmp_path, monkeypatch, cache_dir):
+    """The glue around Ray Tune (the real thing is tested where ``pip install 'partnas[ray]'``
+    is installed: ``test_ray_search_seeds_real``)."""
+    ray = _fake_ray()
+    monkeypatch.setitem(sys.modules, "ray", ray)
+    monkeypatch.setitem(sys.modules, "ray.tune", ray.tune)
+    out = tmp_path / "seeds"
+    small = [*ARGS, "--set", "data.num_train=64", "--set", "search.epochs=1", "--set", "search.batch_size=16"]
+    assert cli.main(["search", "--out", str(out), *small, "--seeds", "3", "4", "--ray",
+                     "--cpus-per-trial", "1", "--gpus-per-trial", "0.5"]) == 0
+    assert ray.calls["resources"] == {"cpu": 1.0, "gpu": 0.5}
+    assert ray.calls["run_config"]["storage_path"] == str((out / "ray_results").absolute())
+    summary = json.loads((out / "agreement.json").read_text())
+    assert summary["labels"] == ["seed3", "seed4"] and summary["num_genotypes"] == 2
+    for seed in (3, 4):
+        assert json.loads((out / f"seed{seed}" / "config.json").read_text())["seed"] == seed
+        assert (out / f"seed{seed}" / "genotype.json").is_file()
+
+
+@pytest.mark.slow
+def test_ray_search_seeds_real(tmp_path, cache_dir):
+    pytest.importorskip("ray.tune", reason="Ray Tune is an optional extra: pip install 'partnas[ray]'")
+    out = tmp_path / "seeds"
+    small = [*ARGS, "--set", "data.num_train=64", "--set", "search.epochs=1", "--set", "search.batch_size=16"]
+    assert cli.main(["search", "--out", str(out), *small, "--seeds", "0", "1", "--ray"]) == 0
+    assert all((out / f"seed{s}" / "genotype.json").is_file() for s in (0, 1))
+    assert (out / "agreement.json").is_file()

@@ -1,5 +1,5 @@
-"""Scaling out: the same commands under ``torchrun`` (DDP, gloo on CPU) and several search seeds
-through Ray Tune.
+"""Scaling out: the same commands under ``torchrun`` (DDP, gloo on CPU); sharding; the replica
+check.  (Several search seeds through Ray Tune: tests/test_pipeline.py.)
 
 The DDP run (2 processes x 16 images) is compared with a single-process run of the same config
 (global batch 32), with ``train.sync_bn`` on (the default), so both compute the same
@@ -18,8 +18,7 @@ per step.  We check:
   max-pool ties, the L1 loss) and Adam's per-coordinate normalisation turn 1e-7 rounding
   differences into visibly different weights.  Measured: 0.1 % (MPJPE) and 2.2 % (PA-MPJPE);
   for scale, a *single-process* run that only changes the number of threads from 1 to 2 moves
-  them by 0.8 % and 0.5 %.
-"""
+  them by 0.8 % and 0.5 %."""
 
 from __future__ import annotations
 
@@ -27,7 +26,6 @@ import json
 import os
 import subprocess
 import sys
-import types
 
 import numpy as np
 import pytest
@@ -157,97 +155,3 @@ def test_sharding_splits_every_global_batch_between_processes(monkeypatch):
     with pytest.raises(ValueError, match=r"retrain.batch_size = 32 is the global batch and must be divisible "
                                          r"by the number of processes \(3\)"):
         distributed.per_rank_batch(32, "retrain.batch_size")
-
-
-def test_gpu_options_are_switched_off_on_cpu_with_a_log_line(tmp_path, cache_dir):
-    out = tmp_path / "run"
-    assert cli.main(["search", "--out", str(out), *ARGS, "--set", "data.num_train=64", "--set", "search.epochs=1",
-                     "--set", "search.batch_size=16", "--set", "train.amp=true",
-                     "--set", "train.channels_last=true", "--device", "cpu"]) == 0
-    assert "train.amp requested, but the device is cpu: switched off" in (out / "log.txt").read_text()
-
-
-def test_channels_last_networks_compute_the_same(cache_dir):
-    """The channels_last path runs and changes nothing but the memory layout."""
-    from conftest import tiny_cfg
-
-    from partnas_lib.models.build import build_baseline, build_derived, build_supernet, random_genotype
-
-    cfg = tiny_cfg(cache_dir)
-    x = torch.rand(2, 3, cfg.data.image_size, cfg.data.image_size)
-    for build in (build_supernet, lambda c: build_derived(c, random_genotype(c)), build_baseline):
-        torch.manual_seed(0)
-        net = build(cfg).eval()
-        with torch.no_grad():
-            ref = net(x)
-            out = net.to(memory_format=torch.channels_last)(x.contiguous(memory_format=torch.channels_last))
-        torch.testing.assert_close(out, ref, rtol=1e-4, atol=1e-5)
-
-
-def test_ray_missing_is_a_clear_error_and_writes_nothing(tmp_path, capsys, monkeypatch):
-    monkeypatch.setitem(sys.modules, "ray", None)  # as if not installed
-    out = tmp_path / "seeds"
-    assert cli.main(["search", "--out", str(out), *ARGS, "--seeds", "0", "1", "--ray"]) == 2
-    assert "--ray needs Ray Tune, which is not installed: pip install 'partnas[ray]'" in capsys.readouterr().err
-    assert not out.exists()
-    assert cli.main(["search", "--out", str(out), *ARGS, "--ray"]) == 2
-    assert "give them with --seeds" in capsys.readouterr().err
-
-
-def _fake_ray() -> types.ModuleType:
-    """The slice of the Ray Tune API that partnas uses, running trials one after another."""
-    ray = types.ModuleType("ray")
-    tune = types.ModuleType("ray.tune")
-    calls = {}
-
-    class Result:
-        def __init__(self, metrics, error=None):
-            self.metrics, self.error = metrics, error
-
-    class Tuner:
-        def __init__(self, trainable, param_space, run_config):
-            self.trainable, self.space = trainable, param_space
-            calls["run_config"] = run_config
-
-        def fit(self):
-            grid = self.space["seed"]["grid_search"]
-            return [Result(self.trainable({**self.space, "seed": s})) for s in grid]
-
-    def with_resources(fn, resources):
-        calls["resources"] = resources
-        return fn
-
-    tune.Tuner, tune.with_resources = Tuner, with_resources
-    tune.grid_search = lambda values: {"grid_search": list(values)}
-    tune.RunConfig = lambda **kw: kw
-    ray.tune, ray.calls = tune, calls
-    return ray
-
-
-def test_ray_search_seeds_collects_one_genotype_per_seed(tmp_path, monkeypatch, cache_dir):
-    """The glue around Ray Tune (the real thing is tested where ``pip install 'partnas[ray]'``
-    is installed: ``test_ray_search_seeds_real``)."""
-    ray = _fake_ray()
-    monkeypatch.setitem(sys.modules, "ray", ray)
-    monkeypatch.setitem(sys.modules, "ray.tune", ray.tune)
-    out = tmp_path / "seeds"
-    small = [*ARGS, "--set", "data.num_train=64", "--set", "search.epochs=1", "--set", "search.batch_size=16"]
-    assert cli.main(["search", "--out", str(out), *small, "--seeds", "3", "4", "--ray",
-                     "--cpus-per-trial", "1", "--gpus-per-trial", "0.5"]) == 0
-    assert ray.calls["resources"] == {"cpu": 1.0, "gpu": 0.5}
-    assert ray.calls["run_config"]["storage_path"] == str((out / "ray_results").absolute())
-    summary = json.loads((out / "agreement.json").read_text())
-    assert summary["labels"] == ["seed3", "seed4"] and summary["num_genotypes"] == 2
-    for seed in (3, 4):
-        assert json.loads((out / f"seed{seed}" / "config.json").read_text())["seed"] == seed
-        assert (out / f"seed{seed}" / "genotype.json").is_file()
-
-
-@pytest.mark.slow
-def test_ray_search_seeds_real(tmp_path, cache_dir):
-    pytest.importorskip("ray.tune", reason="Ray Tune is an optional extra: pip install 'partnas[ray]'")
-    out = tmp_path / "seeds"
-    small = [*ARGS, "--set", "data.num_train=64", "--set", "search.epochs=1", "--set", "search.batch_size=16"]
-    assert cli.main(["search", "--out", str(out), *small, "--seeds", "0", "1", "--ray"]) == 0
-    assert all((out / f"seed{s}" / "genotype.json").is_file() for s in (0, 1))
-    assert (out / "agreement.json").is_file()

@@ -11,15 +11,15 @@ from pathlib import Path
 import format_fixtures as ff
 import numpy as np
 import pytest
+from cli_helpers import run_cli
+from conftest import REPO
 
 from partnas_lib.camera import H36M_INTRINSICS
-from partnas_lib.data import images
 from partnas_lib.data.datasets import h36m, h36m_3dmppe, h36m_facts
 from partnas_lib.data.datasets.h36m_facts import H36MSelection
 from partnas_lib.io import DataFormatError, PickleConsentError
 
 ALL_FRAMES = H36MSelection(subjects=ff.H36M_SUBJECTS, frame_step=1, cameras=ff.H36M_CAMERAS)
-REPO = Path(__file__).resolve().parents[1]
 
 
 def _key(meta: dict) -> tuple:
@@ -44,10 +44,6 @@ def copy_of(trees, tmp_path):
         return Path(shutil.copytree(trees[name], tmp_path / name))
     return make
 
-
-# --------------------------------------------------------------------------------------------
-# The layouts agree
-# --------------------------------------------------------------------------------------------
 
 def test_all_layouts_load_the_same_samples(trees):
     a = h36m.load_h36m(trees["3dmppe"], selection=ALL_FRAMES, image_size=32)
@@ -114,10 +110,6 @@ def test_cdf_world_poses_with_packaged_calibration(tmp_path, trees):
     np.testing.assert_allclose(got.joints_3d, ref.joints_3d, atol=1e-3, rtol=0)
 
 
-# --------------------------------------------------------------------------------------------
-# Selections, names, calibration
-# --------------------------------------------------------------------------------------------
-
 def test_selection_frame_step_cameras_and_named_splits(trees):
     sel = H36MSelection(subjects=(9,), frame_step=64, cameras=(2,))
     b = h36m.load_h36m(trees["videopose3d"], selection=sel, allow_pickle=True)
@@ -150,27 +142,6 @@ def test_packaged_calibration_matches_formats_md():
         assert cam.size == H36M_INTRINSICS[cid]["size"] and cam.name == cid
 
 
-# --------------------------------------------------------------------------------------------
-# Crops
-# --------------------------------------------------------------------------------------------
-
-def test_process_bbox_is_square_and_grown():
-    box = images.process_bbox([100, 200, 50, 200], 1000, 1000)
-    # 3DMPPE: x2 = x1 + w - 1, so the box is 49 x 199 px; widened to 199 x 199, then x 1.25
-    np.testing.assert_allclose(box[2:], [199 * 1.25, 199 * 1.25])
-    np.testing.assert_allclose(box[:2] + box[2:] / 2, [100 + 49 / 2, 200 + 199 / 2])
-
-
-def test_crop_square_pixel_convention():
-    ramp = np.tile(np.arange(200, dtype=np.uint8)[None, :, None], (100, 1, 3))  # value = column
-    same = images.crop_square(ramp, [0, 0, 200, 100], 100)
-    assert same.shape == (100, 100, 3)
-    # crop pixel j has its centre at image x = (j + 0.5) * 2, i.e. column index 2j + 0.5
-    np.testing.assert_allclose(same[50, 10:90, 0], 2 * np.arange(10, 90) + 0.5, atol=0.51)
-    outside = images.crop_square(ramp, [-100, -100, 50, 50], 8)
-    assert not outside.any()
-
-
 def test_detector_boxes(trees):
     gt = h36m.load_h36m(trees["3dmppe"], selection=H36MSelection((1,), 64, (1,)), with_images=False)
     det = h36m.load_h36m(trees["3dmppe"], selection=H36MSelection((1,), 64, (1,)), with_images=False,
@@ -178,10 +149,6 @@ def test_detector_boxes(trees):
     assert np.all(det.bbox[:, 2] > gt.bbox[:, 2])  # the fixture's detector boxes are larger
     np.testing.assert_array_equal(det.joints_3d, gt.joints_3d)
 
-
-# --------------------------------------------------------------------------------------------
-# Errors name the file and the field
-# --------------------------------------------------------------------------------------------
 
 def test_wrong_camera_convention_is_refused(tmp_path):
     root = ff.write_h36m_3dmppe(tmp_path / "wrong", convention="transposed_R", with_images=False)
@@ -273,10 +240,6 @@ def test_unknown_layout_folder(tmp_path):
         h36m.load_h36m(tmp_path)
 
 
-# --------------------------------------------------------------------------------------------
-# data_scripts/prepare_h36m.py
-# --------------------------------------------------------------------------------------------
-
 def _prepare_module():
     spec = importlib.util.spec_from_file_location("prepare_h36m", REPO / "data_scripts" / "prepare_h36m.py")
     module = importlib.util.module_from_spec(spec)
@@ -335,3 +298,14 @@ def test_prepare_extracts_frames(tmp_path):
     assert abs(levels[0] - 25) < 8 and abs(levels[1] - 150) < 8
     job = prep.VideoJob(video, [1, 6], [wanted[1], wanted[6]])
     assert job.pending() == {}  # resumable: nothing left to do
+
+
+def test_user_npz_with_wrong_joint_count(tmp_path, capsys):
+    root = ff.write_h36m_videopose3d(tmp_path / "vp3d")
+    z = np.load(root / "data_2d_h36m_gt.npz", allow_pickle=True)
+    poses = z["positions_2d"].item()
+    poses["S1"]["Directions"][0] = poses["S1"]["Directions"][0][:, :16]
+    np.savez(root / "data_2d_h36m_gt.npz", positions_2d=poses, metadata=z["metadata"].item())
+    code, err = run_cli(["data", "check", "--dataset", "h36m", "--root", str(root), "--allow-pickle"], capsys)
+    assert code == 2
+    assert "data_2d_h36m_gt.npz: field positions_2d['S1']['Directions'][0] has 16 joints" in err

@@ -3,8 +3,7 @@
 The pose network here has random weights (training one is the business of other tests), so
 the tests either check the plumbing or replace the network's read-out with an oracle that
 returns the ground truth's voxel coordinates: then every other stage -- loaders, boxes, crops,
-roots, decoding, matching, scoring -- must turn it into perfect scores.
-"""
+roots, decoding, matching, scoring -- must turn it into perfect scores."""
 
 from __future__ import annotations
 
@@ -52,6 +51,7 @@ def _oracle(monkeypatch, truth):
     monkeypatch.setattr(multi_person, "predict_coords", predict_coords)
 
 
+@pytest.mark.slow
 def test_rootnet_train_then_evaluate_synthetic_scenes(run, capsys):
     assert main(["evaluate", "--out", str(run), "--dataset", "synthetic-multi", "--no-progress"]) == 0
     first = json.loads((run / "metrics_multi.json").read_text())

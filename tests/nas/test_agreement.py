@@ -26,8 +26,12 @@ def cell(*nodes):
 # node 2 (inputs 0, 1), node 3 (inputs 0..2), node 4 (inputs 0..3)
 A = cell([("sep_conv_3x3", 0), ("skip_connect", 1)], [("sep_conv_3x3", 0), ("max_pool_3x3", 2)],
          [("skip_connect", 2), ("skip_connect", 3)])
+
+
 B = cell([("sep_conv_3x3", 0), ("skip_connect", 1)], [("sep_conv_5x5", 1), ("max_pool_3x3", 2)],
          [("skip_connect", 2), ("dil_conv_3x3", 3)])
+
+
 C = cell([("dil_conv_3x3", 0), ("skip_connect", 1)], [("sep_conv_3x3", 0), ("max_pool_3x3", 2)],
          [("skip_connect", 0), ("skip_connect", 1)])
 

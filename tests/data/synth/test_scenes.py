@@ -6,9 +6,7 @@ import numpy as np
 import pytest
 
 from partnas_lib.camera import image_to_crop
-from partnas_lib.data import images
 from partnas_lib.data.datasets.mupots_facts import BONES_SAFE_ORDER, rescale_bones
-from partnas_lib.data.images import crop_square
 from partnas_lib.data.synth import scene_splits, scenes
 from partnas_lib.data.synth.body import Body, forward_kinematics, neutral_angles
 from partnas_lib.data.synth.render import render_people
@@ -110,16 +108,6 @@ def test_universal_skeleton_has_the_mean_bone_lengths(frames):
         assert d_x @ d_u / np.linalg.norm(d_x) / np.linalg.norm(d_u) == pytest.approx(1.0)
     # what the official scorer does to a perfect prediction lands exactly on this ground truth
     np.testing.assert_allclose(rescale_bones(X, U), U, atol=1e-9)
-
-
-def test_antialiased_crop_is_aligned_with_the_pixel_convention():
-    cols = np.tile(np.arange(200, dtype=np.uint8)[None, :, None], (200, 1, 3))
-    box = np.array([20.0, 30.0, 128.0, 128.0])  # 4 image pixels per crop pixel
-    crop = images.crop_antialiased(cols, box, 32)
-    centres = box[0] + (np.arange(32) + 0.5) * 4.0 - 0.5  # value of a pixel = its column index
-    np.testing.assert_allclose(crop[5, :, 0], centres, atol=0.51)
-    np.testing.assert_array_equal(images.crop_antialiased(cols, [20, 30, 32, 32], 32),
-                                  crop_square(cols, [20, 30, 32, 32], 32))
 
 
 def test_split_is_cached_and_sized(tmp_path):

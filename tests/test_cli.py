@@ -2,7 +2,8 @@
 from the command line, and leaves nothing half-written (docs/architecture.md, "Errors").
 
 Every case goes through the real ``partnas`` command line (in process) where it can, and
-checks that the run directory it names was not created (or not changed)."""
+checks that the run directory it names was not created (or not changed).
+"""
 
 from __future__ import annotations
 
@@ -11,41 +12,13 @@ import shutil
 from pathlib import Path
 
 import format_fixtures as ff
-import numpy as np
 import pytest
+from cli_helpers import TINY, assert_clean_error, run_cli
 
 from partnas_lib import cli
 from partnas_lib.config import get_preset
 from partnas_lib.data.datasets.h36m_facts import H36M_SPLITS, H36MSelection
-from partnas_lib.data.synth.synthetic import load_arrays, load_synthetic_split, save_arrays
 from partnas_lib.models.build import random_genotype
-
-# smaller than smoke: a search or retrain that gets past its input checks ends in seconds
-TINY = ["--preset", "smoke", "--no-progress", "--set", "data.num_train=64", "--set", "data.num_test=16",
-        "--set", "search.epochs=1", "--set", "search.batch_size=16", "--set", "retrain.epochs=1",
-        "--set", "retrain.batch_size=16"]
-
-
-def run_cli(args: list[str], capsys) -> tuple[int, str]:
-    try:
-        code = cli.main(args)
-    except SystemExit as e:  # argparse rejects bad choices itself
-        code = e.code
-    return code, capsys.readouterr().err
-
-
-def assert_clean_error(args: list[str], out: Path, message: str | list[str], capsys) -> str:
-    """``partnas ARGS`` fails with exit code 2 and ``message`` on stderr, and ``out`` does not exist."""
-    code, err = run_cli(args, capsys)
-    assert code == 2, err
-    for m in [message] if isinstance(message, str) else message:
-        assert m in err, (m, err)
-    assert not out.exists(), sorted(p.name for p in out.rglob("*"))
-    return err
-
-
-# --------------------------------------------------------------------------------------------
-# config: presets, fields, ranges, ops, part groupings
 
 
 @pytest.mark.parametrize("args,message", [
@@ -75,11 +48,6 @@ def test_bad_config_values(args, message, tmp_path, capsys, cache_dir):
     assert_clean_error(["reproduce", "--out", str(out), *TINY, *args], out, message, capsys)
 
 
-def test_unknown_preset_in_the_library():
-    with pytest.raises(ValueError, match=r"unknown preset 'huge'; expected one of \['cpu', 'paper', 'smoke'\]"):
-        get_preset("huge")
-
-
 def test_malformed_config_json_names_the_file(tmp_path, capsys):
     bad = tmp_path / "config.json"
     bad.write_text('{"seed": 1, "model": {"trunk_depth": 18,')
@@ -94,10 +62,6 @@ def test_malformed_config_json_names_the_file(tmp_path, capsys):
                        "config field retrain.epochs = -2 is out of range", capsys)
     assert_clean_error(["reproduce", "--config", str(tmp_path / "nope.json"), "--out", str(out)], out,
                        f"{tmp_path / 'nope.json'}: config file not found", capsys)
-
-
-# --------------------------------------------------------------------------------------------
-# genotypes
 
 
 @pytest.fixture
@@ -157,56 +121,6 @@ def test_baseline_takes_no_genotype(genotype_file, tmp_path, capsys):
                         str(genotype_file)], out, "model.kind=baseline takes no genotype", capsys)
 
 
-# --------------------------------------------------------------------------------------------
-# data files
-
-
-def _tiny_arrays(cache_dir: Path):
-    cfg = get_preset("smoke")
-    return load_synthetic_split("test", 4, cfg.data.seed, 64, 1, cache_dir=cache_dir, progress=False)
-
-
-@pytest.mark.parametrize("field,bad,message", [
-    ("joints_3d", lambda a: a[:, :16], "array 'joints_3d' has shape (4, 16, 3), expected (4, 17, 3)"),
-    ("joints_2d", lambda a: a[..., :1], "array 'joints_2d' has shape (4, 17, 1), expected (4, 17, 2)"),
-    ("bbox", lambda a: a[:3], "array 'bbox' has shape (3, 4), expected (4, 4)"),
-    ("images", lambda a: a[..., :1], "array 'images' has shape (4, 64, 64, 1) uint8, expected (N, S, S, 3) uint8"),
-])
-def test_synthetic_npz_with_wrong_shapes(field, bad, message, tmp_path, capsys, cache_dir):
-    arrays = _tiny_arrays(cache_dir)
-    setattr(arrays, field, bad(getattr(arrays, field)))
-    path = tmp_path / "synthetic-bad.npz"
-    save_arrays(arrays, path)
-    with pytest.raises(ValueError) as err:
-        load_arrays(path)
-    assert str(path) in str(err.value) and message in str(err.value)
-    code, err_text = run_cli(["data", "check", "--dataset", "synthetic", "--root", str(path)], capsys)
-    assert code == 2 and str(path) in err_text and message in err_text
-
-
-def test_damaged_synthetic_cache_is_named_and_rendered_again(tmp_path, cache_dir):
-    arrays = _tiny_arrays(tmp_path)  # renders into tmp_path
-    (path,) = tmp_path.glob("synthetic-*.npz")
-    arrays.joints_3d = arrays.joints_3d[:, :16]
-    save_arrays(arrays, path)
-    cfg = get_preset("smoke")
-    with pytest.warns(UserWarning, match=rf"synthetic cache {path} is unreadable .*array 'joints_3d' has shape"):
-        again = load_synthetic_split("test", 4, cfg.data.seed, 64, 1, cache_dir=tmp_path, progress=False)
-    assert again.joints_3d.shape == (4, 17, 3)
-    assert load_arrays(path).joints_3d.shape == (4, 17, 3)  # the cache was rewritten
-
-
-def test_user_npz_with_wrong_joint_count(tmp_path, capsys):
-    root = ff.write_h36m_videopose3d(tmp_path / "vp3d")
-    z = np.load(root / "data_2d_h36m_gt.npz", allow_pickle=True)
-    poses = z["positions_2d"].item()
-    poses["S1"]["Directions"][0] = poses["S1"]["Directions"][0][:, :16]
-    np.savez(root / "data_2d_h36m_gt.npz", positions_2d=poses, metadata=z["metadata"].item())
-    code, err = run_cli(["data", "check", "--dataset", "h36m", "--root", str(root), "--allow-pickle"], capsys)
-    assert code == 2
-    assert "data_2d_h36m_gt.npz: field positions_2d['S1']['Directions'][0] has 16 joints" in err
-
-
 def test_missing_image_file_names_it_and_leaves_no_run(tmp_path, capsys, monkeypatch, cache_dir):
     root = ff.write_h36m_3dmppe(tmp_path / "Human36M", subjects=(1, 9))
     monkeypatch.setitem(H36M_SPLITS, "fixture_train", H36MSelection((1,), 1))
@@ -227,30 +141,6 @@ def test_missing_dataset_root(tmp_path, capsys, cache_dir):
                        f"{tmp_path / 'nowhere'}: Human3.6M root folder not found", capsys)
 
 
-# --------------------------------------------------------------------------------------------
-# the run directory: not writable, no space
-
-
-def test_run_directory_that_cannot_be_created(tmp_path, capsys):
-    blocker = tmp_path / "a_file"
-    blocker.write_text("not a folder")
-    out = blocker / "run"
-    assert_clean_error(["search", "--out", str(out), *TINY], out,
-                       f"run directory {out} is not writable", capsys)
-
-
-def test_too_little_disk_space_is_reported_before_any_work(tmp_path, capsys, monkeypatch):
-    import shutil as shutil_mod
-
-    usage = shutil_mod.disk_usage(tmp_path)
-    monkeypatch.setattr("partnas_lib.train.rundir.shutil.disk_usage",
-                        lambda p: usage._replace(free=5 * 2**20))
-    out = tmp_path / "run"
-    assert_clean_error(["reproduce", "--out", str(out), *TINY], out,
-                       [f"not enough free disk space for the run directory (train.min_free_mb): {out} has 5 MB free",
-                        "50 MB needed"], capsys)
-
-
 def test_bad_input_on_resume_leaves_the_existing_run_alone(tmp_path, capsys, cache_dir):
     """A failing command on an existing run directory does not delete or rewrite it."""
     out = tmp_path / "run"
@@ -260,3 +150,29 @@ def test_bad_input_on_resume_leaves_the_existing_run_alone(tmp_path, capsys, cac
     assert code == 2 and "missing.json: " in err and "not found" in err
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
     shutil.rmtree(out)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--preset", "huge"], "invalid choice: 'huge'"),
+    (["--set", "retrain.epochs=-1"], "retrain.epochs = -1 is out of range"),
+    (["--set", "retrain.epoch=3"], "unknown config field 'epoch'"),
+    (["--set", "model.parts=4"], "unknown part grouping '4'"),
+    (["--set", "search.ops=none,conv_9x9"], "unknown op"),
+    (["--set", 'model.parts={"a": [0, 1]}'], "are in no part"),
+])
+def test_bad_command_line_input_gives_clear_errors(args, message, tmp_path, capsys):
+    try:
+        code = cli.main(["reproduce", "--out", str(tmp_path / "x"), *args])
+    except SystemExit as e:  # argparse rejects unknown choices itself
+        code = e.code
+    assert code == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()  # nothing half-written
+
+
+def test_malformed_config_file_is_named(tmp_path, capsys):
+    bad = tmp_path / "config.json"
+    bad.write_text('{"seed": 1, "model": {"trunk_depth": 18, "colour": 3}}')
+    assert cli.main(["reproduce", "--config", str(bad), "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert str(bad) in err and "colour" in err

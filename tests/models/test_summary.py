@@ -51,6 +51,7 @@ def test_summary_fields_add_up(which):
         assert r["arch_params"] == 0
 
 
+@pytest.mark.slow
 def test_paper_preset_part_aware_network_is_at_most_0_38_of_the_baseline():
     """The paper's claim (62 % fewer parameters than the ResNet-50 baseline), checked on random
     cells of the search space and on its heaviest cell (every edge a sep_conv_5x5)."""
@@ -65,6 +66,7 @@ def test_paper_preset_part_aware_network_is_at_most_0_38_of_the_baseline():
     assert worst["params"] / baseline["params"] <= 0.38
 
 
+@pytest.mark.slow
 def test_cli_model_summary_json(capsys, tmp_path):
     """One --model vocabulary with reproduce/retrain: searched (with --genotype), random, baseline,
     plus supernet."""

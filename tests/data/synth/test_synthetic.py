@@ -1,11 +1,16 @@
-"""Synthetic samples: Sample-compatible arrays, exact projection, determinism, caching."""
+"""Synthetic samples: Sample-compatible arrays, exact projection, determinism, caching; a damaged or
+wrong-shaped file is named (and a damaged cache rendered again)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from cli_helpers import run_cli
 
+from partnas_lib.config import get_preset
 from partnas_lib.data.batches import make_batch
 from partnas_lib.data.sample import SampleArrays
 from partnas_lib.data.synth.actions import ACTIONS
@@ -13,7 +18,9 @@ from partnas_lib.data.synth.synthetic import (
     SPLIT_OFFSETS,
     cache_path,
     generate_synthetic,
+    load_arrays,
     load_synthetic_split,
+    save_arrays,
     split_seed,
 )
 
@@ -107,3 +114,38 @@ def test_corrupt_cache_is_regenerated_with_a_warning(tmp_path):
         arrays = load_synthetic_split("val", 2, 0, 32, cache_dir=tmp_path, progress=False)
     _assert_same(arrays, load_synthetic_split("val", 2, 0, 32, cache_dir=None, progress=False))
     _assert_same(arrays, load_synthetic_split("val", 2, 0, 32, cache_dir=tmp_path, progress=False))
+
+
+def _tiny_arrays(cache_dir: Path):
+    cfg = get_preset("smoke")
+    return load_synthetic_split("test", 4, cfg.data.seed, 64, 1, cache_dir=cache_dir, progress=False)
+
+
+@pytest.mark.parametrize("field,bad,message", [
+    ("joints_3d", lambda a: a[:, :16], "array 'joints_3d' has shape (4, 16, 3), expected (4, 17, 3)"),
+    ("joints_2d", lambda a: a[..., :1], "array 'joints_2d' has shape (4, 17, 1), expected (4, 17, 2)"),
+    ("bbox", lambda a: a[:3], "array 'bbox' has shape (3, 4), expected (4, 4)"),
+    ("images", lambda a: a[..., :1], "array 'images' has shape (4, 64, 64, 1) uint8, expected (N, S, S, 3) uint8"),
+])
+def test_synthetic_npz_with_wrong_shapes(field, bad, message, tmp_path, capsys, cache_dir):
+    arrays = _tiny_arrays(cache_dir)
+    setattr(arrays, field, bad(getattr(arrays, field)))
+    path = tmp_path / "synthetic-bad.npz"
+    save_arrays(arrays, path)
+    with pytest.raises(ValueError) as err:
+        load_arrays(path)
+    assert str(path) in str(err.value) and message in str(err.value)
+    code, err_text = run_cli(["data", "check", "--dataset", "synthetic", "--root", str(path)], capsys)
+    assert code == 2 and str(path) in err_text and message in err_text
+
+
+def test_damaged_synthetic_cache_is_named_and_rendered_again(tmp_path, cache_dir):
+    arrays = _tiny_arrays(tmp_path)  # renders into tmp_path
+    (path,) = tmp_path.glob("synthetic-*.npz")
+    arrays.joints_3d = arrays.joints_3d[:, :16]
+    save_arrays(arrays, path)
+    cfg = get_preset("smoke")
+    with pytest.warns(UserWarning, match=rf"synthetic cache {path} is unreadable .*array 'joints_3d' has shape"):
+        again = load_synthetic_split("test", 4, cfg.data.seed, 64, 1, cache_dir=tmp_path, progress=False)
+    assert again.joints_3d.shape == (4, 17, 3)
+    assert load_arrays(path).joints_3d.shape == (4, 17, 3)  # the cache was rewritten

@@ -2,8 +2,7 @@
 source and ``data check --dataset bvh``.
 
 Small BVH files written here cover everything everywhere; the real Bandai Namco clips (CC BY-NC,
-never copied into the repository) are checked when ``../shared/data/mocap/bandai-namco-1`` exists.
-"""
+never copied into the repository) are checked when ``../shared/data/mocap/bandai-namco-1`` exists."""
 
 from __future__ import annotations
 
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import MOCAP
 
 from partnas_lib.config import get_preset
 from partnas_lib.data.check import check_dataset, format_report
@@ -22,15 +22,10 @@ from partnas_lib.data.sanity import facing_fractions
 from partnas_lib.data.synth.synthetic import RENDER_VERSION, cache_path, generate_synthetic, split_seed
 from partnas_lib.skeleton import JOINT_NAMES, NUM_JOINTS
 
-MOCAP = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mocap" / "bandai-namco-1"
 needs_mocap = pytest.mark.skipif(not MOCAP.is_dir(), reason=f"{MOCAP} not present")
 J = {name: i for i, name in enumerate(JOINT_NAMES)}
 SIX = "CHANNELS 6 Xposition Yposition Zposition Zrotation Xrotation Yrotation"
 
-
-# --------------------------------------------------------------------------------------------
-# Fixture files
-# --------------------------------------------------------------------------------------------
 
 def _write(path: Path, hierarchy: str, frames: list[list[float]], frame_time: float = 1 / 30) -> Path:
     lines = ["HIERARCHY", hierarchy.strip("\n"), "MOTION", f"Frames: {len(frames)}", f"Frame Time: {frame_time:g}"]
@@ -141,10 +136,6 @@ def humanoid_folder(tmp_path_factory, cache_dir) -> Path:
     return root
 
 
-# --------------------------------------------------------------------------------------------
-# Reader
-# --------------------------------------------------------------------------------------------
-
 def test_reader_honours_position_channels_on_every_joint(tmp_path):
     # Frame: Root at (1, 2, 3) turned 90 deg about Z; A's channels put it at (10, 0, 0) from Root
     # (its OFFSET 99 99 99 is only the rest value); B sits 1 along A's X, turned 90 deg about X.
@@ -202,10 +193,6 @@ def test_line_number_of_a_bad_frame(tmp_path):
         bvh.parse_bvh(path)
 
 
-# --------------------------------------------------------------------------------------------
-# Retargeting
-# --------------------------------------------------------------------------------------------
-
 def test_retarget_rules_on_the_fixture_humanoid(tmp_path):
     path = _write(tmp_path / "stand_001.bvh", _humanoid(), _humanoid_frames(4, np.random.default_rng(1)))
     motion = kinematics.read_bvh(path)
@@ -262,10 +249,6 @@ def test_splits_keep_takes_together_and_are_disjoint():
         library.assign_splits([library.clip_group(n) for n in ("a_001.bvh", "a_002.bvh", "b.bvh")])
 
 
-# --------------------------------------------------------------------------------------------
-# The pose source, on the fixture folder (always) and on Bandai Namco (when present)
-# --------------------------------------------------------------------------------------------
-
 def _assert_valid_samples(arrays, seed: int) -> None:
     for i in range(len(arrays)):
         arrays.sample(i).validate(f"bvh sample {i}")
@@ -321,6 +304,7 @@ def test_check_reports_a_broken_clip(humanoid_folder, tmp_path):
     assert "4 loaded, 1 failed" in text and "broken_001.bvh" in text
 
 
+# Loading the 174 real clips takes about 3 s: the tests that use them are marked slow.
 @pytest.fixture(scope="module")
 def bandai(cache_dir) -> library.MocapLibrary:
     if not MOCAP.is_dir():
@@ -328,6 +312,7 @@ def bandai(cache_dir) -> library.MocapLibrary:
     return library.load_mocap_folder(MOCAP)
 
 
+@pytest.mark.slow
 @needs_mocap
 def test_all_bandai_clips_load_symmetric_and_plausible(bandai):
     assert len(library.find_bvh_files(MOCAP)) == 174
@@ -346,6 +331,7 @@ def test_all_bandai_clips_load_symmetric_and_plausible(bandai):
     assert facing_fractions(np.concatenate([c.joints[::10] for c in bandai.clips]))["hips"] > 0.9
 
 
+@pytest.mark.slow
 @needs_mocap
 def test_bandai_splits_are_disjoint_clip_sets(bandai):
     names = {s: {c.name for c in bandai.clips_in(s)} for s in library.SPLITS}
@@ -359,6 +345,7 @@ def test_bandai_splits_are_disjoint_clip_sets(bandai):
         bandai.split_of(next(c for c in bandai.clips if c.name.endswith("walk_happy_002")))
 
 
+@pytest.mark.slow
 @needs_mocap
 def test_generate_synthetic_from_bandai(bandai):
     seed = split_seed(0, "test")
@@ -373,6 +360,7 @@ def test_generate_synthetic_from_bandai(bandai):
     np.testing.assert_array_equal(one.joints_2d[0], arrays.joints_2d[2])
 
 
+@pytest.mark.slow
 @needs_mocap
 def test_check_bandai(bandai):
     r = check_dataset("bvh", MOCAP)

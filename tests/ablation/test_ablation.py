@@ -9,18 +9,20 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import REPO
 
 from partnas_lib import cli
-from partnas_lib.ablate import VARIANTS, ablation_markdown, compare_variants, comparison_markdown, validate_ablation
+from partnas_lib.ablation.report import ablation_markdown, compare_variants, comparison_markdown
+from partnas_lib.ablation.run import VARIANTS
+from partnas_lib.ablation.schema import validate_ablation
 from partnas_lib.config import apply_overrides, get_preset
 from partnas_lib.models.build import random_genotype
 from partnas_lib.nas.genotype import Genotype
 
-pytestmark = pytest.mark.slow
-
-REPO = Path(__file__).resolve().parents[1]
 TINY = ["data.num_train=64", "data.num_test=16", "data.num_val=0", "search.batch_size=16",
         "retrain.batch_size=16", "search.epochs=1", "retrain.epochs=1"]
+
+
 SETS = [a for o in TINY for a in ("--set", o)]
 
 
@@ -45,6 +47,7 @@ def ablation(tmp_path_factory, cache_dir) -> tuple[Path, dict]:
     return out, json.loads((out / "ablation.json").read_text())
 
 
+@pytest.mark.slow
 def test_every_variant_runs_end_to_end(ablation):
     out, data = ablation
     validate_ablation(data)
@@ -90,6 +93,7 @@ def test_parallel_workers_give_the_sequential_results(ablation, tmp_path):
     assert "1 torch threads" in log and "torch threads ->" not in log  # pinned: never rebalanced
 
 
+@pytest.mark.slow
 def test_random_genotypes_are_valid_and_seeded(ablation):
     out, _ = ablation
     genotypes = []
@@ -102,6 +106,7 @@ def test_random_genotypes_are_valid_and_seeded(ablation):
     assert genotypes[0] != genotypes[1]
 
 
+@pytest.mark.slow
 def test_an_interrupted_ablation_resumes(ablation, tmp_path):
     out, data = ablation
     copy_dir = tmp_path / "abl"
@@ -118,12 +123,14 @@ def test_an_interrupted_ablation_resumes(ablation, tmp_path):
             assert a["mpjpe"] == b["mpjpe"] and a["per_part_mpjpe"] == b["per_part_mpjpe"], name
 
 
+@pytest.mark.slow
 def test_a_different_config_in_the_same_directory_is_refused(ablation, tmp_path, capsys):
     out, _ = ablation
     assert _ablate(out, "--set", "retrain.lr=0.01", "--variants", "baseline") == 2
     assert "different configuration" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mutate,message", [
     (lambda d: d.pop("git_commit"), "missing field 'git_commit'"),
     (lambda d: d["variants"]["random"]["runs"].pop(), "do not match the top-level seeds"),
@@ -142,6 +149,7 @@ def test_validate_ablation_names_the_broken_field(ablation, mutate, message):
         validate_ablation(broken)
 
 
+@pytest.mark.slow
 def test_ablation_picture_and_notebook_loader(ablation, tmp_path):
     from partnas_lib import notebook as nb
     from partnas_lib.viz.results import plot_ablation
@@ -192,26 +200,3 @@ def test_committed_results_files_follow_the_schema():
         data = json.loads(path.read_text())
         validate_ablation(data)
         assert data["preset"] == "cpu" and len(data["seeds"]) >= 3, path  # what the README reports
-
-
-def test_search_several_seeds_reports_agreement(tmp_path, cache_dir, capsys):
-    out = tmp_path / "seeds"
-    assert cli.main(["search", "--preset", "smoke", "--out", str(out), "--seeds", "0", "1", "--no-progress",
-                     *SETS]) == 0
-    assert "Agreement of 2 genotypes" in capsys.readouterr().out
-    summary = json.loads((out / "agreement.json").read_text())
-    assert summary["labels"] == ["seed0", "seed1"]
-    assert (out / "seed0" / "genotype.json").is_file() and (out / "seed1" / "genotype.json").is_file()
-    assert cli.main(["search", "--preset", "smoke", "--out", str(tmp_path / "b"), "--set",
-                     "model.kind=baseline", *SETS]) == 2
-    assert "has no search stage" in capsys.readouterr().err
-
-
-def test_reproduce_model_option_skips_the_search(tmp_path, cache_dir):
-    out = tmp_path / "rand"
-    assert cli.main(["reproduce", "--preset", "smoke", "--out", str(out), "--model", "random", "--no-progress",
-                     *SETS]) == 0
-    metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["model_kind"] == "random" and metrics["search_seconds"] is None
-    assert not (out / "search" / "alpha_history.json").exists()
-    assert metrics["genotype"] == Genotype.load(out / "genotype.json").to_json()["parts"]
