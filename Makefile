@@ -36,7 +36,7 @@ demo: $(VENV)/.setup
 	$(VENV)/bin/partnas reproduce --preset $(PRESET) --out $(OUT)
 
 lint: $(VENV)/.setup-dev
-	$(VENV)/bin/ruff check partnas_lib tests benchmarks data_scripts notebooks/build_notebooks.py
+	$(VENV)/bin/ruff check partnas_lib tests benchmarks data_scripts
 	$(VENV)/bin/lint-imports
 
 test-fast: $(VENV)/.setup-dev

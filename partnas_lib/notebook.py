@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,29 +39,77 @@ from partnas_lib.nas.analysis import SearchHistory, cell_conv_depth, cell_op_cou
 from partnas_lib.nas.genotype import Genotype
 from partnas_lib.train.checkpoint import load_checkpoint
 from partnas_lib.train.retrain import FINAL
-from partnas_lib.train.rundir import RunDir
+from partnas_lib.train.rundir import RunDir, set_console_level
 
 
-def setup(plotly_renderer: str | None = "plotly_mimetype+notebook_connected", threads: int | None = None) -> None:
+def setup(plotly_renderer: str | None = "plotly_mimetype+notebook", threads: int | None = None,
+          quiet: bool = True) -> None:
     """Prepare a notebook session.
 
-    ``plotly_mimetype`` lets JupyterLab draw figures natively and ``notebook_connected`` adds
-    an HTML version (plotly.js from its CDN) so that figures survive an export to HTML.
-    ``threads`` caps torch's CPU threads (useful on shared machines).
+    ``plotly_mimetype`` lets JupyterLab draw figures natively and ``notebook`` adds an HTML
+    version with plotly.js embedded in the notebook (once, with the first figure), so that
+    figures still draw in an exported HTML page or the docs site with no network.  ``threads``
+    caps torch's CPU threads (useful on shared machines).  ``quiet`` keeps the runs' progress
+    messages in their ``log.txt`` instead of the notebook (warnings still show).
     """
     if plotly_renderer:
         pio.renderers.default = plotly_renderer
     if threads:
         torch.set_num_threads(int(threads))
+    if quiet:
+        set_console_level(logging.WARNING)
 
 
-def make_config(preset: str, overrides: Iterable[str] = (), seed: int | None = None, progress: bool = True) -> Config:
-    """``get_preset(preset)`` with ``overrides`` (``["retrain.epochs=3", ...]``) applied and validated."""
+def make_config(preset: str, overrides: Iterable[str] = (), seed: int | None = None, progress: bool = False) -> Config:
+    """``get_preset(preset)`` with ``overrides`` (``["retrain.epochs=3", ...]``) applied and validated.
+
+    Progress bars are off by default: a saved notebook would keep them frozen at their last
+    state; the runs log one line per epoch to their ``log.txt``."""
     cfg = get_preset(preset)
     cfg.progress = progress
     if seed is not None:
         cfg.seed = int(seed)
     return apply_overrides(cfg, list(overrides))
+
+
+#: The committed reference run of the ``cpu`` preset, made by the package's own commands
+#: (``partnas reproduce --preset cpu`` and ``partnas search --seed N`` into ``seed1/``,
+#: ``seed2/``; see its README).  Notebooks 03-06 read it unless ``RUN_TRAINING = True``.
+REFERENCE_RUN = "results/reference-cpu"
+#: Minutes a quiet 2-core machine needs for what ``RUN_TRAINING = True`` runs at the cpu preset.
+CPU_TRAINING_MINUTES = {"search": 4, "trained": 11, "seeds": 4}
+
+
+def reference_run() -> Path:
+    """The committed reference run (:data:`REFERENCE_RUN`), found from the working directory or
+    the source checkout."""
+    found = find_results_file(f"{REFERENCE_RUN}/metrics.json")
+    if found is None:
+        raise FileNotFoundError(f"the committed reference run {REFERENCE_RUN} was not found (a pip install "
+                                "without the repository?); set RUN_TRAINING = True to make your own run")
+    return found.parent
+
+
+def use_run(cfg: Config, run_dir: str | Path, run_training: bool, stage: str = "trained") -> Path:
+    """The run directory a notebook reads, and its config's preset check.
+
+    ``run_training=False`` (the notebooks' default): the committed reference run, read only --
+    results in seconds.  ``run_training=True``: ``run_dir``, where ``stage`` (``"search"`` or
+    ``"trained"``) is first run or resumed unless it already finished (at the cpu preset about
+    :data:`CPU_TRAINING_MINUTES` minutes on 2 cores).  Read the run's own config afterwards
+    (:func:`load_config`): a finished run keeps the config it was made with.
+    """
+    if stage not in ("search", "trained"):
+        raise ValueError(f"stage must be 'search' or 'trained', got {stage!r}")
+    if not run_training:
+        if cfg.preset != "cpu":
+            raise ValueError(f"the reference run is the cpu preset; for PRESET={cfg.preset!r} set RUN_TRAINING = True")
+        return reference_run()
+    if stage == "search":
+        ensure_search(cfg, run_dir)
+    else:
+        ensure_trained(cfg, run_dir)
+    return Path(run_dir)
 
 
 def ensure_search(cfg: Config, run_dir: str | Path) -> Genotype:
@@ -74,18 +123,24 @@ def ensure_search(cfg: Config, run_dir: str | Path) -> Genotype:
     return pipeline.search(cfg, run_dir, resume=True)
 
 
-def search_seeds(cfg: Config, run_dir: str | Path, seeds: Iterable[int], progress: bool = True) -> dict[int, Path]:
-    """Search once per seed; ``cfg.seed`` uses ``run_dir`` itself (the notebooks' main run), other
+def search_seeds(cfg: Config, run_dir: str | Path, seeds: Iterable[int], run_training: bool = True,
+                 progress: bool = False) -> dict[int, Path]:
+    """One search per seed; ``cfg.seed`` is ``run_dir`` itself (the notebooks' main run), other
     seeds :func:`partnas_lib.pipeline.seed_dir` inside it (``run_dir/seed<N>``, the layout of
     ``partnas search --seeds``).  Only the seed changes (same data, same config), so differences
-    between the results are the search's own variance.  Returns seed -> run directory.
+    between the results are the search's own variance.  With ``run_training=False`` the
+    searches must already exist there (the reference run has seeds 0, 1 and 2).  Returns seed
+    -> run directory.
     """
     out: dict[int, Path] = {}
     for seed in tqdm(list(seeds), desc="search seeds", disable=not progress):
         path = Path(run_dir) if int(seed) == cfg.seed else pipeline.seed_dir(run_dir, int(seed))
-        c = copy.deepcopy(cfg)
-        c.seed = int(seed)
-        ensure_search(c, path)
+        if run_training:
+            c = copy.deepcopy(cfg)
+            c.seed = int(seed)
+            ensure_search(c, path)
+        elif not pipeline.search_finished(path):
+            raise FileNotFoundError(f"no finished search of seed {seed} in {path}; set RUN_TRAINING = True")
         out[int(seed)] = path
     return out
 
@@ -233,7 +288,7 @@ def _flatten(data: Any, prefix: str = "") -> list[tuple[str, Any]]:
 __all__ = [
     "RunResults", "architecture_summary", "baseline_parameters", "ensure_search",
     "ensure_trained", "find_results_file", "head_parameters", "load_ablation", "load_config", "load_genotype",
-    "load_history", "load_model",
+    "load_history", "load_model", "reference_run", "use_run", "REFERENCE_RUN",
     "load_results", "make_config", "repo_root", "search_seeds", "setup",
     "write_metrics",
 ]

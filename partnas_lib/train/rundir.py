@@ -107,6 +107,22 @@ def checkpoint_bytes(*modules_or_tensors: Any) -> int:
     return 3 * n
 
 
+#: Level of the messages a run's log also prints to stderr (every message goes to ``log.txt``).
+_console_level = logging.INFO
+
+
+def set_console_level(level: int) -> None:
+    """Print only messages of ``level`` and above to stderr, for every run logger now and later
+    (notebooks use ``logging.WARNING``: the full log stays in the run's ``log.txt``)."""
+    global _console_level
+    _console_level = level
+    for name, logger in logging.root.manager.loggerDict.items():
+        if name.startswith("partnas.") and isinstance(logger, logging.Logger):
+            for h in logger.handlers:
+                if type(h) is logging.StreamHandler:
+                    h.setLevel(level)
+
+
 def get_logger(run: RunDir) -> logging.Logger:
     """A logger that writes to ``log.txt`` and to stderr; on the other processes of a
     ``torchrun`` run, warnings to stderr only (rank 0 keeps the log)."""
@@ -129,6 +145,7 @@ def get_logger(run: RunDir) -> logging.Logger:
         fh.setFormatter(fmt)
         sh = logging.StreamHandler(sys.stderr)
         sh.setFormatter(fmt)
+        sh.setLevel(_console_level)
         logger.addHandler(fh)
         logger.addHandler(sh)
     return logger

@@ -19,10 +19,12 @@ process takes the same architecture step (checked at the end of every epoch).
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from partnas_lib.config import Config
 from partnas_lib.data.batches import epoch_order, iterate_batches, num_batches
+from partnas_lib.data.sample import SampleArrays
 from partnas_lib.data.splits import load_split
 from partnas_lib.models.build import build_supernet
 from partnas_lib.nas.genotype import Genotype, edge_index
@@ -33,6 +35,19 @@ from partnas_lib.train.runner import Stage, check_finite_parameters, run_stage
 from partnas_lib.train.steps import pose_loss, search_step
 
 CHECKPOINT = "search_last.pt"
+
+
+def search_halves(train: SampleArrays, portion: float, seed: int) -> tuple[SampleArrays, SampleArrays]:
+    """The two disjoint halves of the bilevel problem: ``portion`` of the training split for the
+    weights, the rest for alpha/beta, drawn by a permutation seeded by ``seed``.
+
+    Shuffled, not cut: loaded datasets come in a meaningful order (Human3.6M subject by subject,
+    MPII appended after it), and a contiguous cut would give the architecture step the later
+    subjects and every 2D-only sample while the weights never saw them.
+    """
+    order = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed)).numpy()
+    n_w = int(round(len(train) * portion))
+    return train.subset(np.sort(order[:n_w])), train.subset(np.sort(order[n_w:]))
 
 
 def run_search(cfg: Config, run: RunDir, resume: bool = False) -> Genotype:
@@ -46,8 +61,7 @@ def run_search(cfg: Config, run: RunDir, resume: bool = False) -> Genotype:
     batch = distributed.per_rank_batch(s.batch_size, "search.batch_size")
     with distributed.main_first():  # rank 0 renders a missing data cache, the others then read it
         train = load_split(cfg, "train")
-    n_w = int(round(len(train) * s.train_portion))
-    half_w, half_a = train.subset(slice(0, n_w)), train.subset(slice(n_w, None))
+    half_w, half_a = search_halves(train, s.train_portion, cfg.seed)
     if min(len(half_w), len(half_a)) < s.batch_size:
         raise ValueError(
             f"search needs at least search.batch_size={s.batch_size} samples in each half of the "

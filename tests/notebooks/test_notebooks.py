@@ -16,7 +16,6 @@ Select these tests with ``-m notebooks`` (or skip them with ``-m "not notebooks"
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import shutil
@@ -365,14 +364,13 @@ def test_committed_notebook_is_clean_with_one_parameters_cell(name):
             assert c.source.startswith("# NBVAL_IGNORE_OUTPUT"), f"{name}: plotly/widget cell not ignored by nbval"
 
 
-def test_notebooks_match_their_generator():
-    """``notebooks/build_notebooks.py`` and the committed notebooks say the same thing."""
-    spec = importlib.util.spec_from_file_location("build_notebooks", NOTEBOOKS / "build_notebooks.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    for name, cells in module.NOTEBOOKS.items():
-        built = module.build(name, cells)
-        committed = nbformat.read(NOTEBOOKS / name, as_version=4)
-        assert [(c.cell_type, c.source, c.metadata.get("tags")) for c in built.cells] == \
-            [(c.cell_type, c.source, c.metadata.get("tags")) for c in committed.cells], \
-            f"{name} differs from build_notebooks.py; rerun python notebooks/build_notebooks.py"
+@pytest.mark.parametrize("name", NAMES)
+def test_markdown_source_and_notebook_are_in_sync(name):
+    """``NN_name.md`` (MyST, the source people edit and review) and ``NN_name.ipynb`` (what
+    Jupyter opens) hold the same cells; ``jupytext --sync notebooks/NN_name.md`` fixes a pair."""
+    jupytext = pytest.importorskip("jupytext")
+    md = jupytext.read(NOTEBOOKS / f"{name}.md")
+    committed = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    def cells(book):
+        return [(c.cell_type, c.source.strip(), c.metadata.get("tags")) for c in book.cells]
+    assert cells(md) == cells(committed), f"{name}.md and {name}.ipynb differ; run jupytext --sync notebooks/{name}.md"
