@@ -327,7 +327,8 @@ def test_html_export_contains_an_interactive_3d_skeleton():
 
     body, _ = HTMLExporter().from_filename(str(execute("01_data")))
     assert "scatter3d" in body, "no plotly 3D figure in the exported HTML"
-    assert "cdn.plot.ly" in body, "plotly.js is not loaded by the exported HTML"
+    assert 'src="https://cdn.plot.ly' not in body, "the exported HTML loads plotly.js from a CDN (blank offline)"
+    assert "plotly.js v" in body, "plotly.js is not embedded in the exported HTML"
     assert "<img" in body  # the matplotlib figures
 
 
