@@ -1,4 +1,5 @@
-"""The ``partnas`` command line: ``reproduce | search | retrain | evaluate | rootnet | ablate | model | agreement``.
+"""The ``partnas`` command line: ``reproduce | search | retrain | evaluate | rootnet | ablate | model | agreement |
+predict``.
 
 Examples::
 
@@ -20,6 +21,8 @@ Examples::
     partnas model summary --preset paper --model baseline
     partnas model summary --preset cpu --model searched --genotype runs/cpu/genotype.json
     partnas agreement runs/seeds/seed*/genotype.json
+    partnas predict --run runs/cpu photos/ --out predictions/              # 3D poses of your own images
+    partnas predict --run runs/cpu clip.mp4 --bbox 410,120,220,560 --focal 1500 --out predictions/
 """
 
 from __future__ import annotations
@@ -37,6 +40,9 @@ from partnas_lib.config import MODEL_KINDS, PRESETS, Config, apply_overrides, ge
 from partnas_lib.data.check import add_check_parser, run_check
 from partnas_lib.eval.multi_person import evaluate_multi
 from partnas_lib.eval.multi_report import format_multi_metrics
+from partnas_lib.eval.predict import PREDICTIONS_HTML, predict_inputs, save_predictions
+from partnas_lib.eval.predict_page import MAX_PAGE_FRAMES, THUMBNAIL_PX, page_html, require_plotly
+from partnas_lib.io import atomic_write_text
 from partnas_lib.models.summary import MODEL_CHOICES, format_summary, summarize_config
 from partnas_lib.nas.agreement import format_agreement, genotype_agreement
 from partnas_lib.nas.genotype import Genotype
@@ -136,8 +142,50 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--crops", dest="rootnet_data", default="synthetic-multi", choices=["synthetic-multi", "synthetic"],
                    help="train on person crops of synthetic multi-person scenes (default) or of the "
                         "single-person split")
+    _predict_parser(sub)
     add_check_parser(sub)
     return parser
+
+
+def _predict_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("predict", help="3D poses of your own images, folders or videos with a finished run; "
+                                       "writes OUT/predictions.json, .npz and an offline .html")
+    p.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="image files (jpg, png, ...), folders of them (sorted by name) or videos (mp4, ...; "
+                        "pip install 'partnas[video]')")
+    p.add_argument("--run", required=True, metavar="DIR", help="a finished run directory (checkpoints/model.pt)")
+    p.add_argument("--out", required=True, metavar="OUT", help="output folder")
+    boxes = p.add_mutually_exclusive_group()
+    boxes.add_argument("--bbox", default=None, metavar="X,Y,W,H",
+                       help="the person's box in every frame (pixels); default: the whole frame is the crop")
+    boxes.add_argument("--boxes", default=None, metavar="FILE.json",
+                       help='a box per file: {"image file name": [x, y, w, h], ...} '
+                            '("clip.mp4#17" for one video frame)')
+    camera = p.add_mutually_exclusive_group()
+    camera.add_argument("--intrinsics", default=None, metavar="FX,FY,CX,CY", help="the camera (pixels)")
+    camera.add_argument("--focal", type=float, default=None, metavar="PX",
+                        help="focal length (pixels) of a camera centred on the image; default 1.145 x the longer "
+                             "image side (Human3.6M's view).  With a RootNet, --intrinsics or --focal also give "
+                             "absolute joints")
+    p.add_argument("--rootnet", default=None, metavar="DIR",
+                   help="RootNet run directory or checkpoint for root depths (default: the run's "
+                        "checkpoints/rootnet.pt if present, else the k prior)")
+    p.add_argument("--device", default=None, help="auto | cpu | cuda | cuda:N (default: the run's config)")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.add_argument("--threads", default="auto", metavar="N|auto", help="torch CPU threads (see reproduce --threads)")
+
+
+def _predict(args: argparse.Namespace) -> None:
+    require_plotly()  # before any work: the page is part of the output
+    pred = predict_inputs(args.run, args.inputs, bbox=args.bbox, boxes=args.boxes, intrinsics=args.intrinsics,
+                          focal=args.focal, rootnet=args.rootnet, device=args.device, thumbnails=MAX_PAGE_FRAMES,
+                          thumbnail_px=THUMBNAIL_PX, progress=not args.no_progress)
+    page = page_html(pred)
+    json_path, npz_path = save_predictions(pred, args.out)
+    atomic_write_text(Path(args.out) / PREDICTIONS_HTML, page)
+    print(f"{len(pred)} frames from {len(set(pred.sources))} files | root depth: {pred.root_text} | "
+          f"absolute joints: {'yes' if pred.joints_abs_mm is not None else 'no'}")
+    print(f"results: {json_path}, {npz_path}, {Path(args.out) / PREDICTIONS_HTML}")
 
 
 def resolve_config(args: argparse.Namespace) -> Config:
@@ -195,6 +243,9 @@ def main(argv: list[str] | None = None) -> int:
             threads.configure(args.threads)
         if args.command == "agreement":
             _agreement(args)
+            return 0
+        if args.command == "predict":
+            _predict(args)
             return 0
         cfg = resolve_config(args)
         if args.command == "model":

@@ -25,6 +25,12 @@ DEFAULT_OPS: list[str] = [
     "sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5",
 ]
 
+#: Human3.6M protocols by name (``data.protocol``): the metric they report and the subjects they
+#: test on.  Their subsets, frame steps and cameras: :mod:`partnas_lib.data.protocols`.
+H36M_PROTOCOLS: tuple[str, ...] = ("mpjpe_s9_s11", "pa_mpjpe_s11")
+#: ``model.normalize_input`` values: "auto" = on exactly when ``model.pretrained`` is set.
+NORMALIZE_INPUT: dict[str, bool | None] = {"auto": None, "on": True, "true": True, "off": False, "false": False}
+
 #: What retrain/evaluate build (``ModelConfig.kind``): the searched part-aware network, a random
 #: architecture from the same space, or the 3DMPPE ResNet + deconvolution baseline.
 MODEL_KINDS: tuple[str, ...] = ("searched", "random", "baseline")
@@ -44,11 +50,12 @@ class DataConfig:
     Namco Research Motion Dataset, which you download yourself: ``data_scripts/fetch_mocap.py``).
     With BVH poses, train, val and test draw from disjoint sets of clips.
 
-    ``dataset="h36m"`` reads Human3.6M from ``root`` (any of the three layouts of
-    :mod:`partnas_lib.data.datasets.h36m`, detected unless ``layout`` is set); ``train_subset`` and
-    ``test_subset`` name the protocol subsets (3DMPPE: train S1,5,6,7,8 every 5th frame, test
-    S9,S11 every 64th frame, all 4 cameras).  ``mpii_root`` mixes MPII 2D samples into the
-    training split (their depth loss is masked), as 3DMPPE needs for its numbers.
+    ``dataset="h36m"`` reads Human3.6M (with images: the 3DMPPE layout) from ``root``;
+    ``protocol`` names a protocol by what it computes (``"mpjpe_s9_s11"``, ``"pa_mpjpe_s11"``;
+    :mod:`partnas_lib.data.protocols`, docs/method.md Sec. 3), ``""`` uses the subsets as given.
+    There ``num_train``/``num_test`` cap a subset (0 = all; ``--set data.protocol=...`` sets the
+    caps to 0), ``num_val`` training-subject samples are held out, and ``mpii_root`` mixes in MPII
+    2D samples (depth loss masked), as 3DMPPE needs for its numbers.
     """
 
     dataset: str = "synthetic"
@@ -65,6 +72,7 @@ class DataConfig:
     train_subset: str = "train_s1_s5_s6_s7_s8_every5"
     test_subset: str = "test_s9_s11_every64"
     mpii_root: str = ""  # "" = no MPII 2D mixing
+    protocol: str = ""  # "" = the subsets above | one of H36M_PROTOCOLS
 
 
 @dataclass
@@ -88,6 +96,14 @@ class ModelConfig:
     ``deconv_channels`` is 256 at the paper preset (3DMPPE); the CPU presets scale it with the
     trunk width (256 x 0.25 = 64 at ``cpu``) so the baseline stays the same design at the same
     scale as the part-aware network it is compared with (32 at ``smoke``).
+
+    ``pretrained``: a local ImageNet ResNet state dict (torchvision's or timm's key layout, e.g.
+    ``resnet50.pth``) that initialises the trunk of every network trained (supernet, derived
+    network, baseline, RootNet); ``""`` = random init.  Width 1 only
+    (:mod:`partnas_lib.models.pretrained`).  ``normalize_input``: subtract the ImageNet mean and
+    divide by its std at the start of the trunk (``"auto"`` = on exactly when ``pretrained`` is
+    set, so a pretrained trunk sees the inputs it was trained on and the random-init presets stay
+    bit-identical; ``"on"`` / ``"off"`` force it; project default, docs/method.md Sec. 2.3).
     """
 
     trunk_depth: int = 18
@@ -100,6 +116,14 @@ class ModelConfig:
     parts: Any = "5"  # "1" | "3" | "5" | "17" | {part_name: [joint indices]}
     kind: str = "searched"  # "searched" | "random" | "baseline"
     deconv_channels: int = 256  # baseline only (3DMPPE); scaled down in the CPU presets
+    pretrained: str = ""  # ImageNet ResNet state dict (torchvision / timm keys); "" = random init
+    normalize_input: str = "auto"  # ImageNet mean/std at the trunk's input: auto | on | off
+
+    @property
+    def normalizes_input(self) -> bool:
+        """Whether the trunk normalises its input (``normalize_input``; "auto" follows ``pretrained``)."""
+        forced = NORMALIZE_INPUT.get(self.normalize_input.lower())
+        return bool(self.pretrained) if forced is None else forced
 
 
 @dataclass
@@ -167,16 +191,14 @@ class TrainConfig:
       many optimiser steps (0 = epoch ends only), so ``--resume`` continues a killed run
       mid-epoch and ends exactly where the uninterrupted run would have.
     * ``sync_bn``: under ``torchrun`` with several processes, BatchNorm statistics are taken
-      over the global batch (``torch.nn.SyncBatchNorm`` on GPU, an all-reduce on CPU), so N
-      processes train the same network as one process with the same global batch.  Switch it off
-      for speed when each process's batch is large.  No effect in a single process.
+      over the global batch (SyncBatchNorm on GPU, an all-reduce on CPU): N processes train
+      what one process with the same global batch trains.  No effect in a single process.
     * ``amp``: bf16 autocast for training and inference (CUDA only; ignored with a log line on
       CPU).  ``channels_last``: NHWC memory format for the convolutions of the networks that
       retrain and evaluate train (on by default: 1.3-2x faster oneDNN kernels on a CPU, tensor
       cores on a GPU); the supernet stays NCHW on a CPU, where its channel shuffles make NHWC
       slower (:func:`partnas_lib.train.device.resolve_precision`).
-    * ``min_free_mb``: free disk space the run directory needs before any work starts (the
-      search and retrain also check for room for two checkpoints of their model).
+    * ``min_free_mb``: free disk space the run directory needs before any work starts.
     """
 
     checkpoint_every: int = 1000
@@ -218,11 +240,19 @@ class Config:
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first out-of-range field."""
+        # Long because it is one table of (field, rule, what is expected), one row per field.
+        h36m = self.data.dataset == "h36m"
         checks: list[tuple[str, bool, str]] = [
+            ("data.protocol", self.data.protocol in ("", *H36M_PROTOCOLS),
+             f"'' or one of {', '.join(H36M_PROTOCOLS)} (named by what they compute: 'Protocol 1' is PA-MPJPE on "
+             "S11 in 3DMPPE but MPJPE on S9, S11 in VideoPose3D; docs/method.md Sec. 3)"),
+            ("data.protocol", not self.data.protocol or h36m, "'' unless data.dataset=h36m (a Human3.6M protocol)"),
             ("data.image_size", self.data.image_size >= 32 and self.data.image_size % 32 == 0,
              "a multiple of 32, at least 32"),
-            ("data.num_train", self.data.num_train >= 4, "at least 4"),
-            ("data.num_test", self.data.num_test >= 1, "at least 1"),
+            ("data.num_train", self.data.num_train >= 4 or (h36m and self.data.num_train == 0),
+             "at least 4 (or 0 = all, Human3.6M only)"),
+            ("data.num_test", self.data.num_test >= 1 or (h36m and self.data.num_test == 0),
+             "at least 1 (or 0 = all, Human3.6M only)"),
             ("data.num_val", self.data.num_val >= 0, ">= 0"),
             ("data.supersample", self.data.supersample >= 1, ">= 1"),
             ("data.dataset", self.data.dataset in ("synthetic", "h36m"), "'synthetic' or 'h36m'"),
@@ -241,6 +271,10 @@ class Config:
             ("model.cube_mm", self.model.cube_mm > 0, "> 0"),
             ("model.kind", self.model.kind in MODEL_KINDS, f"one of {', '.join(MODEL_KINDS)}"),
             ("model.deconv_channels", self.model.deconv_channels >= 1, ">= 1"),
+            ("model.normalize_input", self.model.normalize_input.lower() in NORMALIZE_INPUT,
+             "one of auto, on, off"),
+            ("model.trunk_width", not self.model.pretrained or self.model.trunk_width == 1.0,
+             "1 with model.pretrained (ImageNet weights exist at width 1 only)"),
             ("search.epochs", self.search.epochs >= 0, ">= 0"),
             ("search.warmup_epochs", 0 <= self.search.warmup_epochs, ">= 0"),
             ("search.batch_size", self.search.batch_size >= 1, ">= 1"),
@@ -335,7 +369,10 @@ def get_preset(name: str) -> Config:
 
 
 def apply_overrides(cfg: Config, overrides: list[str]) -> Config:
-    """Apply ``["section.field=value", ...]`` to ``cfg`` (in place) and validate the result."""
+    """Apply ``["section.field=value", ...]`` to ``cfg`` (in place) and validate the result.
+
+    Setting ``data.protocol`` also sets ``data.num_train``, ``num_val`` and ``num_test`` to 0
+    (all frames, nothing held out), except those set in the same list."""
     for item in overrides:
         if "=" not in item:
             raise ValueError(f"--set {item!r}: expected the form section.field=value")
@@ -354,5 +391,10 @@ def apply_overrides(cfg: Config, overrides: list[str]) -> Config:
             raise ValueError(f"--set {name}: unknown config field {leaf!r}; known fields here: {known}")
         hints = typing.get_type_hints(type(obj))
         setattr(obj, leaf, coerce_text(value, hints[leaf], name))
+    names = {item.split("=", 1)[0].strip() for item in overrides}
+    if "data.protocol" in names and cfg.data.protocol:  # a protocol uses every frame unless capped here
+        for cap in ("num_train", "num_val", "num_test"):
+            if f"data.{cap}" not in names:
+                setattr(cfg.data, cap, 0)
     cfg.validate()
     return cfg

@@ -34,6 +34,9 @@ from partnas_lib.data.mocap.library import load_mocap_folder
 from partnas_lib.data.splits import load_split
 from partnas_lib.data.synth.pose_source import parse_pose_source
 from partnas_lib.eval.evaluate import evaluate_model
+from partnas_lib.eval.protocol import protocol_card
+from partnas_lib.eval.report import metrics_markdown
+from partnas_lib.io import atomic_write_text
 from partnas_lib.models.build import build_derived, build_model, build_supernet, random_genotype
 from partnas_lib.models.heads import count_parameters
 from partnas_lib.nas.agreement import genotype_agreement
@@ -45,6 +48,9 @@ from partnas_lib.train.device import resolve_device, resolve_precision
 from partnas_lib.train.retrain import FINAL, run_retrain
 from partnas_lib.train.rundir import RunDir, get_logger
 from partnas_lib.train.search import run_search
+
+#: The markdown twin of metrics.json (per-action table, protocol card), written by evaluate.
+METRICS_MD = "metrics.md"
 
 
 def start_run(cfg: Config, out: str | Path, resume: bool = False) -> tuple[Config, RunDir]:
@@ -248,12 +254,13 @@ def evaluate(cfg: Config, out: str | Path) -> dict[str, Any]:
         "seed": cfg.seed,
         "search_seconds": history.get("search_seconds"),
         "retrain_seconds": ckpt.get("retrain_seconds"),
-        "protocol": protocol_card(cfg),
+        "protocol": protocol_card(cfg, test, train),
         "model_kind": cfg.model.kind,
         "genotype": genotype.to_json()["parts"] if genotype is not None else None,
         "machine": threads.describe(),
     })
     run.write_json(run.metrics, metrics)
+    atomic_write_text(run.root / METRICS_MD, metrics_markdown(metrics))
     np.savez_compressed(run.predictions, pred_mm=pred.astype(np.float32), gt_mm=test.joints_3d)
     log.info(f"evaluate: MPJPE {metrics['mpjpe']:.1f} mm, PA-MPJPE {metrics['pa_mpjpe']:.1f} mm, "
              f"mean-pose baseline {metrics['mean_pose_mpjpe']:.1f} mm on {len(test)} test samples")
@@ -303,20 +310,6 @@ def search_finished(run_dir: str | Path) -> bool:
     if not (run.genotype.exists() and run.alpha_history.exists()):
         return False
     return "search_seconds" in json.loads(run.alpha_history.read_text())
-
-
-def protocol_card(cfg: Config) -> dict[str, Any]:
-    """What was measured, so a number can be compared with the right other numbers."""
-    return {
-        "dataset": cfg.data.dataset,
-        "test_split": f"{cfg.data.num_test} samples rendered from a seed disjoint from training",
-        "box": "ground truth",
-        "root_depth": "ground truth (3DMPPE protocol); metrics are root-relative",
-        "metrics": "mpjpe = root-aligned mean per-joint error; pa_mpjpe = after similarity Procrustes",
-        "aggregation": "mean over all test samples and all 17 joints (pelvis included, zero error)",
-        "flip_test": cfg.eval.flip_test,
-        "image_size": cfg.data.image_size,
-    }
 
 
 def dry_run(cfg: Config) -> dict[str, Any]:

@@ -176,3 +176,17 @@ def test_malformed_config_file_is_named(tmp_path, capsys):
     assert cli.main(["reproduce", "--config", str(bad), "--out", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err
     assert str(bad) in err and "colour" in err
+
+
+@pytest.mark.parametrize("command", [["search"], ["retrain", "--model", "baseline"], ["reproduce"]])
+def test_human36m_without_images_is_refused_with_the_fix(command, tmp_path, capsys, cache_dir):
+    """The original release (CDF poses, no decoded frames) would train and test on black crops:
+    every training/evaluation command refuses it, naming the folder, the layout and the script
+    that converts it (evaluate and RootNet load their data through the same load_split)."""
+    root = ff.write_h36m_cdf(tmp_path / "h36m_original", subjects=(1,), actions=(2,), subactions=(1,),
+                             cameras=(1,), num_frames=2)
+    out = tmp_path / "run"
+    assert_clean_error([command[0], "--out", str(out), *TINY, *command[1:], "--set", "data.dataset=h36m",
+                        "--set", f"data.root={root}"], out,
+                       [f"{root}: Human3.6M layout 'cdf' has no images",
+                        f"data_scripts/prepare_h36m.py --src {root} --out DIR", "--set data.root=DIR"], capsys)

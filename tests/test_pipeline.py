@@ -14,6 +14,7 @@ import time
 import types
 from pathlib import Path
 
+import format_fixtures as ff
 import pytest
 import torch
 
@@ -203,3 +204,21 @@ def test_ray_search_seeds_real(tmp_path, cache_dir):
     assert cli.main(["search", "--out", str(out), *small, "--seeds", "0", "1", "--ray"]) == 0
     assert all((out / f"seed{s}" / "genotype.json").is_file() for s in (0, 1))
     assert (out / "agreement.json").is_file()
+
+
+@pytest.mark.slow
+def test_human36m_protocol_run_writes_its_card_and_per_action_table(tmp_path, cache_dir):
+    """A whole (tiny) run on Human3.6M by protocol name: the card in metrics.json is read off the
+    Human3.6M samples used, and metrics.md prints the per-action table."""
+    root = ff.write_h36m_3dmppe(tmp_path / "Human36M", subjects=(1, 5, 6, 7, 8, 9, 11), cameras=(1,))
+    out = tmp_path / "run"
+    metrics = _reproduce(out, "--model", "baseline", "--set", "data.dataset=h36m", "--set", f"data.root={root}",
+                         "--set", "data.protocol=mpjpe_s9_s11", "--set", "retrain.batch_size=4",
+                         "--set", "retrain.epochs=1")
+    card = metrics["protocol"]
+    assert card["protocol"] == "mpjpe_s9_s11" and card["reported_metric"] == "mpjpe"
+    assert card["test_split"]["subjects"] == ["S9", "S11"] and card["test_split"]["samples"] == 4
+    assert card["train_split"]["subjects"] == ["S1", "S5", "S6", "S7", "S8"] and card["train_split"]["samples"] == 10
+    assert list(metrics["per_action_mpjpe"]) == ["Directions"] and "Directions" in metrics["per_action_pa_mpjpe"]
+    md = (out / "metrics.md").read_text()
+    assert "| metric | Dir. | all samples |" in md and "| protocol | mpjpe_s9_s11 |" in md

@@ -1,4 +1,4 @@
-"""Evaluation on the held-out test split: MPJPE, PA-MPJPE, per part and per joint.
+"""Evaluation on the held-out test split: MPJPE, PA-MPJPE, per part, per joint and per action.
 
 Protocol (the 3DMPPE one, docs/method.md Sec. 3): ground-truth crop box and ground-truth root
 depth; the network gives each joint's image position and its depth relative to the root; these
@@ -6,6 +6,7 @@ are back-projected with the camera intrinsics to camera-space millimetres; error
 after aligning the pelvis, averaged over all test samples and all 17 joints (the pelvis counts,
 with zero error).  Next to the model we report the *mean-pose baseline*: always predicting
 the training split's mean root-relative pose -- a model that has learned nothing scores this.
+Per-action errors come in the order of the Human3.6M tables (:mod:`partnas_lib.eval.actions`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import torch
 from partnas_lib.config import Config
 from partnas_lib.data.batches import iterate_batches
 from partnas_lib.data.sample import SampleArrays
-from partnas_lib.eval.metrics import joint_errors, summarize
+from partnas_lib.eval.actions import per_action_means
+from partnas_lib.eval.metrics import joint_errors, pa_joint_errors, summarize
 from partnas_lib.models.fuse import fuse_conv_bn
 from partnas_lib.models.heads import PartPoseNet
 from partnas_lib.skeleton import flip_permutation, get_grouping
@@ -61,9 +63,7 @@ def evaluate_model(cfg: Config, model: PartPoseNet, test: SampleArrays, train: S
     metrics = summarize(pred, test.joints_3d.astype(np.float64), get_grouping(cfg.model.parts))
     metrics["mean_pose_mpjpe"] = mean_pose_baseline(train, test)
     metrics["num_test_samples"] = len(test)
-    per_action: dict[str, list[float]] = {}
-    err = joint_errors(pred, test.joints_3d).mean(axis=1)
-    for e, meta in zip(err, test.meta):
-        per_action.setdefault(str(meta.get("action", "unknown")), []).append(float(e))
-    metrics["per_action_mpjpe"] = {a: float(np.mean(v)) for a, v in sorted(per_action.items())}
+    gt = test.joints_3d.astype(np.float64)
+    metrics["per_action_mpjpe"] = per_action_means(joint_errors(pred, gt).mean(axis=1), test.meta)
+    metrics["per_action_pa_mpjpe"] = per_action_means(pa_joint_errors(pred, gt).mean(axis=1), test.meta)
     return metrics, pred

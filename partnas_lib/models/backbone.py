@@ -7,6 +7,14 @@ at the paper preset.  CPU presets use ResNet-18 with a width multiplier.
 ``ResNetTrunk.forward`` returns the feature maps after the stem and after every kept stage, so
 a head can take the last two as its two input states (docs/method.md: "2 input nodes fed by the
 shared trunk").
+
+Module names follow the classic ResNet with two renamings: ``stem.0`` / ``stem.1`` are
+torchvision's ``conv1`` / ``bn1`` and ``stages.i`` is ``layer{i+1}``; so ImageNet weights load
+with a key map (:mod:`partnas_lib.models.pretrained`).  With ``normalize_input`` the trunk first
+maps its [0, 1] RGB input to ImageNet statistics, ``(x - mean) / std``, the input an ImageNet
+trunk was trained on (docs/method.md Sec. 2.3).  The mean and std are non-persistent buffers: they
+move with the module to any device but are not in its state dict, so checkpoints are the same
+with or without normalisation.
 """
 
 from __future__ import annotations
@@ -15,6 +23,9 @@ import torch
 from torch import nn
 
 STAGES = ("layer1", "layer2", "layer3", "layer4")
+#: ImageNet RGB mean and std of inputs in [0, 1] (torchvision's and timm's resnet weights).
+IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
+IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
 #: depth -> (block type, blocks per stage)
 DEPTHS: dict[int, tuple[str, tuple[int, int, int, int]]] = {
     18: ("basic", (2, 2, 2, 2)),
@@ -76,10 +87,15 @@ class ResNetTrunk(nn.Module):
     Attributes:
         channels: output channels of [stem, layer1, ...] (only the kept stages).
         strides: output stride of each of those feature maps.
+        depth, width, last_stage, normalize_input: as built.
     """
 
-    def __init__(self, depth: int = 50, width: float = 1.0, last_stage: str = "layer3"):
+    def __init__(self, depth: int = 50, width: float = 1.0, last_stage: str = "layer3", normalize_input: bool = False):
         super().__init__()
+        self.depth, self.width, self.last_stage = depth, float(width), last_stage
+        self.normalize_input = bool(normalize_input)
+        self.register_buffer("input_mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("input_std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
         if depth not in DEPTHS:
             raise ValueError(f"ResNet depth {depth} is not supported; expected one of {sorted(DEPTHS)}")
         if last_stage not in STAGES:
@@ -115,12 +131,15 @@ class ResNetTrunk(nn.Module):
         return self.strides[-1]
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        if self.normalize_input:
+            x = (x - self.input_mean) / self.input_std
         feats = [self.stem(x)]
         for stage in self.stages:
             feats.append(stage(feats[-1]))
         return feats
 
 
-def resnet_trunk(depth: int = 50, width: float = 1.0, last_stage: str = "layer3") -> ResNetTrunk:
+def resnet_trunk(depth: int = 50, width: float = 1.0, last_stage: str = "layer3",
+                 normalize_input: bool = False) -> ResNetTrunk:
     """Builder used by the configs (timm style)."""
-    return ResNetTrunk(depth=depth, width=width, last_stage=last_stage)
+    return ResNetTrunk(depth=depth, width=width, last_stage=last_stage, normalize_input=normalize_input)

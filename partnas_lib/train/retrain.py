@@ -34,7 +34,8 @@ FINAL = "model.pt"
 
 
 def run_retrain(cfg: Config, run: RunDir, genotype: Genotype | None, resume: bool = False) -> PartPoseNet:
-    """Train ``build_model(cfg, genotype)`` from scratch; ``genotype`` is None for the baseline."""
+    """Train ``build_model(cfg, genotype)`` from scratch (its trunk from ImageNet when ``model.pretrained``
+    is set); ``genotype`` is None for the baseline."""
     log = get_logger(run)
     device = resolve_device(cfg.device)
     r = cfg.retrain
@@ -47,7 +48,7 @@ def run_retrain(cfg: Config, run: RunDir, genotype: Genotype | None, resume: boo
     precision = resolve_precision(cfg, device, log)
 
     seed_everything(cfg.seed + 1)
-    model = build_model(cfg, genotype).to(device)
+    model = build_model(cfg, genotype, load_pretrained=True).to(device)  # ImageNet trunk if model.pretrained
     model = prepare_model(model, cfg, device, precision, log)
     opt = make_adam(model.parameters(), device, lr=r.lr, weight_decay=r.weight_decay)
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=r.lr_milestones, gamma=r.lr_factor)

@@ -136,7 +136,7 @@ def train_rootnet(cfg: Config, out: str | Path, data: str = "synthetic-multi", r
     train = rootnet_data(cfg, "train", data)
     val = rootnet_data(cfg, "val", data) if cfg.data.num_val > 0 else None
     seed_everything(cfg.seed + 11)
-    model = build_rootnet(cfg)
+    model = build_rootnet(cfg, load_pretrained=True)
     r = cfg.retrain
     log.info(f"rootnet: {len(train)} {data} crops, {count_parameters(model) / 1e6:.3f} M parameters, "
              f"{r.epochs} epochs, device={device}")

@@ -70,7 +70,7 @@ def run_search(cfg: Config, run: RunDir, resume: bool = False) -> Genotype:
     precision = resolve_precision(cfg, device, log, search=True)
 
     seed_everything(cfg.seed)
-    model = build_supernet(cfg).to(device)
+    model = build_supernet(cfg, load_pretrained=True).to(device)  # ImageNet trunk if model.pretrained
     if not s.edge_norm:
         model.beta.requires_grad_(False)  # unused without edge normalisation: DDP must not wait for it
     model = prepare_model(model, cfg, device, precision, log)

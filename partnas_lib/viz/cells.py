@@ -222,7 +222,8 @@ def plot_op_counts(genotypes: Mapping[str, Genotype | Mapping[str, CellGenotype]
 def plot_receptive_fields(fields: Mapping[str, float], trunk_field: float | None = None,
                           crop_size: int | None = None, title: str | None = None) -> Figure:
     """Horizontal bars: the receptive field (input px) of each part's head, with the trunk's
-    own field and the crop size as reference lines."""
+    own field, the crop size and ``2 x crop + 1`` as reference lines: a head whose field reaches
+    the last one sees the whole crop even from the outputs at its edges."""
     names = list(fields)
     colours = colours_for_parts(names)
     fig, ax = plt.subplots(figsize=(7, 0.45 * len(names) + 1.4))
@@ -233,11 +234,13 @@ def plot_receptive_fields(fields: Mapping[str, float], trunk_field: float | None
         ax.axvline(trunk_field, color="k", ls="--", lw=1, label=f"trunk alone ({trunk_field:.0f} px)")
     if crop_size is not None:
         ax.axvline(crop_size, color="0.5", ls=":", lw=1, label=f"crop size ({crop_size} px)")
+        ax.axvline(2 * crop_size + 1, color="0.5", ls="-.", lw=1,
+                   label=f"whole crop seen from its edges ({2 * crop_size + 1} px)")
     ax.invert_yaxis()
     ax.set_xlabel("theoretical receptive field (input pixels)")
     ax.set_title(title or "receptive field of each part's head")
     if trunk_field is not None or crop_size is not None:
-        ax.legend(frameon=False, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2)
+        ax.legend(frameon=False, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=3)
     fig.tight_layout()
     return fig
 

@@ -29,13 +29,14 @@ def plot_per_part(metrics: Mapping[str, Any]) -> Figure:
     per_part = metrics["per_part_mpjpe"]
     names = list(per_part)
     colours = colours_for_parts(names)
-    fig, ax = plt.subplots(figsize=(1.1 * len(names) + 2.5, 3.6))
+    fig, ax = plt.subplots(figsize=(1.1 * len(names) + 4.5, 3.6))
     ax.bar(names, [per_part[n] for n in names], color=[colours[n] for n in names])
     _baselines(ax, metrics)
     ax.set_ylabel("MPJPE (mm)")
     ax.set_title("error per part")
     ax.tick_params(axis="x", rotation=30)
-    ax.legend(frameon=False, fontsize=8, loc="lower right")
+    # beside the axes, not inside: any corner of the plot can hold a bar (it hid the last one)
+    ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     return fig
 

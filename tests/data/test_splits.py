@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from format_fixtures import write_h36m_3dmppe, write_mpii_json
+from format_fixtures import write_h36m_3dmppe, write_h36m_cdf, write_h36m_videopose3d, write_mpii_json
 
 from partnas_lib.config import apply_overrides, get_preset
+from partnas_lib.data.datasets.h36m import load_h36m
 from partnas_lib.data.datasets.h36m_facts import H36M_SPLITS, H36MSelection
-from partnas_lib.data.splits import load_split
+from partnas_lib.data.splits import load_split, require_images
 
 
 @pytest.fixture
@@ -19,7 +20,7 @@ def h36m_cfg(tmp_path, monkeypatch):
     cfg = get_preset("smoke")
     cfg.progress = False
     overrides = ["data.dataset=h36m", f"data.root={root}", "data.train_subset=fixture_train",
-                 "data.test_subset=fixture_test", "data.num_train=1000", "data.num_test=1000"]
+                 "data.test_subset=fixture_test", "data.num_train=1000", "data.num_test=1000", "data.num_val=0"]
     return apply_overrides(cfg, overrides), tmp_path
 
 
@@ -44,3 +45,27 @@ def test_mpii_is_mixed_into_training_only(h36m_cfg):
 def test_h36m_without_root_is_a_config_error():
     with pytest.raises(ValueError, match="data.root"):
         apply_overrides(get_preset("smoke"), ["data.dataset=h36m"])
+
+
+def test_layouts_without_images_are_refused_for_every_split(tmp_path):
+    """VideoPose3D's files and the original release hold poses only: no split of them may reach a
+    network (it would see black crops); the error names the folder, the layout and the way out."""
+    cfg = get_preset("smoke")
+    cfg.progress = False
+    for layout, root in (("videopose3d", write_h36m_videopose3d(tmp_path / "vp3d", subjects=(1,), num_frames=2)),
+                         ("cdf", write_h36m_cdf(tmp_path / "cdf", subjects=(1,), actions=(2,), subactions=(1,),
+                                                cameras=(1,), num_frames=2))):
+        cfg = apply_overrides(cfg, ["data.dataset=h36m", f"data.root={root}"])
+        for split in ("train", "val", "test"):
+            with pytest.raises(ValueError, match=rf"{root}: Human3\.6M layout '{layout}' has no images: .*"
+                                                 r"data_scripts/prepare_h36m\.py"):
+                load_split(cfg, split)
+
+
+def test_samples_without_images_are_refused(tmp_path):
+    """Whatever the loader: a sample whose meta says has_image=False never reaches training."""
+    root = write_h36m_3dmppe(tmp_path / "Human36M", subjects=(1,), frames=(0,), with_images=False)
+    arrays = load_h36m(root, selection=H36MSelection((1,), 1), image_size=32, with_images=False)
+    with pytest.raises(ValueError, match=r"somewhere: 2 of 2 samples have no image \(first: source=h36m, "
+                                         r"layout=3dmppe, subject=S1"):
+        require_images(arrays, "somewhere")

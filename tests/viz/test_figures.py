@@ -82,6 +82,8 @@ def test_cells_side_by_side_and_per_seed():
 def test_receptive_field_and_op_parameter_bars():
     fig = cells.plot_receptive_fields({"a": 100.0, "b": 200.0}, trunk_field=90, crop_size=64)
     assert [round(p.get_width()) for p in fig.axes[0].patches] == [100, 200]
+    # reference lines: trunk, crop, and 2 x crop + 1 (the whole crop seen from its edges)
+    assert [line.get_xdata()[0] for line in fig.axes[0].lines] == [90, 64, 129]
     fig = cells.plot_op_parameters({"skip_connect": 0, "sep_conv_3x3": 304})
     assert [round(p.get_height()) for p in fig.axes[0].patches] == [0, 304]
 
@@ -110,6 +112,18 @@ def test_result_plots_and_tables():
     assert results.protocol_card_markdown(m).count("\n") == 3
     table = results.dict_table_markdown({"a": {"x": 1, "y": 0.25}, "b": {"x": 2}})
     assert table.splitlines()[0] == "| part | x | y |" and "| a | 1 | 0.25 |" in table
+
+
+def test_per_part_legend_covers_no_bar():
+    m = _metrics()
+    m["per_part_mpjpe"] = {"torso_head": 70.0, "right_arm": 180.0, "left_arm": 180.0, "right_leg": 120.0,
+                           "left_leg": 120.0}
+    fig = results.plot_per_part(m)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    legend = fig.axes[0].get_legend().get_window_extent(renderer)
+    bars = [p.get_window_extent(renderer) for p in fig.axes[0].patches]
+    assert len(bars) == 5 and not any(legend.overlaps(b) for b in bars)
 
 
 def test_image_grid_and_projection_figure():

@@ -61,6 +61,15 @@ from partnas_lib.data.datasets.h36m_videopose3d import load_h36m_videopose3d
 from partnas_lib.data.sample import SampleArrays
 
 LAYOUTS: tuple[str, ...] = ("3dmppe", "videopose3d", "cdf")
+#: Layouts that carry no images, with what they are and how to get images (docs/formats.md).
+IMAGELESS_LAYOUTS: dict[str, str] = {
+    "videopose3d": ("VideoPose3D's data_3d_h36m.npz / data_2d_h36m_gt.npz (poses only, no frames); get the "
+                    "original release with its videos and run data_scripts/prepare_h36m.py --src ORIGINAL "
+                    "--out DIR, or use the 3DMPPE release"),
+    "cdf": ("the original release's S*/MyPoseFeatures/*.cdf (poses; its videos are not read); run "
+            "data_scripts/prepare_h36m.py --src {root} --out DIR, which decodes the videos into the "
+            "3DMPPE layout"),
+}
 
 
 def detect_h36m_layout(root: str | Path) -> str:
@@ -99,4 +108,4 @@ def load_h36m(root: str | Path, layout: str | None = None, selection: H36MSelect
     return loaders[layout](root, selection, **kwargs)
 
 
-__all__ = ["LAYOUTS", "detect_h36m_layout", "load_h36m"]
+__all__ = ["IMAGELESS_LAYOUTS", "LAYOUTS", "detect_h36m_layout", "load_h36m"]
