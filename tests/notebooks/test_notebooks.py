@@ -62,10 +62,11 @@ def smoke_parameters(name: str) -> dict[str, Any]:
     return {
         "01_data": {**common, "NUM_SAMPLES": 12},
         "02_search_space": common,
-        "03_search": {**common, **run, "SEEDS": [0, 1], "THREADS": "auto"},
-        "04_architectures": {**common, **run},
-        "05_results": {**common, **run, "NUM_WORST": 4, "THREADS": "auto"},
-        "06_multi_person": {**common, **run, "NUM_PEOPLE": 3, "SCENE_SEED": 0, "MIN_SEPARATION_MM": 1000.0},
+        "03_search": {**common, **run, "RUN_TRAINING": True, "SEEDS": [0, 1], "THREADS": "auto"},
+        "04_architectures": {**common, **run, "RUN_TRAINING": True, "THREADS": "auto"},
+        "05_results": {**common, **run, "RUN_TRAINING": True, "NUM_WORST": 4, "THREADS": "auto"},
+        "06_multi_person": {**common, **run, "RUN_TRAINING": True, "NUM_PEOPLE": 3, "SCENE_SEED": 0,
+                            "MIN_SEPARATION_MM": 1000.0, "THREADS": "auto"},
     }[name]
 
 
@@ -169,6 +170,15 @@ def _seed_dirs(p: dict) -> dict[str, Path]:
 # known values and relations a broken run would violate
 
 
+def _crop_uv(x_c: np.ndarray, intr: np.ndarray, size: int) -> np.ndarray:
+    """Camera-space joints to crop pixels through the 3DMPPE square box (notebook 01's exercise)."""
+    from partnas_lib.camera import Camera, crop_intrinsics, square_bbox
+
+    box = square_bbox(Camera(intr[:2], intr[2:]).project(x_c))
+    crop = crop_intrinsics(intr, box, size)
+    return Camera(crop[:2], crop[2:]).project(x_c)
+
+
 def check_01(m: dict, p: dict) -> None:
     cfg = nb.make_config(p["PRESET"], progress=False)
     assert (m["num_joints"], m["num_bones"], m["num_parts"], m["num_samples"]) == (17, 16, 5, p["NUM_SAMPLES"])
@@ -176,6 +186,9 @@ def check_01(m: dict, p: dict) -> None:
     # the notebook's samples are the first training samples of the preset: draw them again
     arrays = generate_synthetic(split_seed(cfg.data.seed, "train"), 0, p["NUM_SAMPLES"], cfg.data.image_size,
                                 supersample=cfg.data.supersample)
+    # the exercises: sample 0 through its own camera, a 2 f camera, and twice as far (camera.py)
+    intr, x_c, size = arrays.intrinsics[0].astype(np.float64), arrays.joints_3d[0].astype(np.float64), arrays.image_size
+    ref = _crop_uv(x_c, intr, size)
     _close(m, {
         "num_samples": len(arrays), "image_size": arrays.image_size, "num_joints": m["num_joints"],
         "num_bones": m["num_bones"], "num_parts": m["num_parts"],
@@ -185,7 +198,11 @@ def check_01(m: dict, p: dict) -> None:
         "max_left_right_asymmetry_mm": eval_analysis.left_right_asymmetry(arrays.joints_3d).max(),
         "mean_height_mm": eval_analysis.person_heights(arrays.joints_3d).mean(),
         "actions": sorted({meta["action"] for meta in arrays.meta}),
-    }, "01_data")
+        "zoom_crop_shift_px": np.abs(_crop_uv(x_c, intr * [2, 2, 1, 1], size) - ref).max(),
+        "far_crop_shift_px": np.abs(_crop_uv(x_c + [0.0, 0.0, x_c[0, 2]], intr, size) - ref).max(),
+    }, "01_data", abs_=1e-6)
+    # the exercise: a crop does not see the focal length (exactly), and barely the distance
+    assert m["zoom_crop_shift_px"] < 1e-6 < m["far_crop_shift_px"] < 0.1 * size
     # synthetic cameras have no distortion and bodies are symmetric: both are exact up to float32
     assert m["max_reprojection_error_px"] < 0.01 and m["max_left_right_asymmetry_mm"] < 0.01
 
@@ -201,9 +218,24 @@ def check_02(m: dict, p: dict) -> None:
     assert m["supernet_params"] == count_parameters(build_supernet(cfg))
     # the notebook draws one random cell per part with default_rng(cfg.seed): random_genotype(cfg)
     assert m["derived_params_random"] == count_parameters(build_derived(cfg, random_genotype(cfg)))
+    # the exercise: 1, 3, 5 and 17 parts, built again; alpha + beta is exactly 81 P
+    for parts, got in m["parts_exercise"].items():
+        c = nb.make_config(p["PRESET"], [f"model.parts={parts}"], progress=False)
+        net = build_supernet(c)
+        assert got == {"arch_params": 81 * len(get_grouping(parts)),
+                       "supernet_head_params": count_parameters(net.heads),
+                       "derived_params_random": count_parameters(build_derived(c, random_genotype(c)))}, parts
+    assert sorted(m["parts_exercise"], key=int) == ["1", "3", "5", "17"]
 
 
 def check_03(m: dict, p: dict) -> None:
+    # the live mini-search and the collapse exercise (not re-run here: relations a broken run violates)
+    mini = {k: m.pop(k) for k in ("mini_search_w_loss", "mini_search_final_free_share", "exercise_peak_free_share")}
+    first, last = mini["mini_search_w_loss"]
+    assert last < first, f"the mini-search did not learn: weight loss {first} -> {last}"
+    assert 0.0 < mini["mini_search_final_free_share"] < 1.0
+    peak = mini["exercise_peak_free_share"]  # the start is 4/8 (none, skip and the two pools)
+    assert peak["plain_darts_no_warmup"] > peak["partnas_recipe"] >= 0.5 - 1e-3, peak
     dirs = _seed_dirs(p)
     cfg = nb.load_config(p["RUN_DIR"])
     histories = {label: nb.load_history(d) for label, d in dirs.items()}
@@ -229,32 +261,57 @@ def check_03(m: dict, p: dict) -> None:
                for v in seed.values())
 
 
+def _run_dir(p: dict) -> Path:
+    """The run a notebook read: its RUN_DIR when it trained, else the committed reference run."""
+    return Path(p["RUN_DIR"]) if p.get("RUN_TRAINING", True) else nb.reference_run()
+
+
 def check_04(m: dict, p: dict) -> None:
-    cfg = nb.load_config(p["RUN_DIR"])
-    genotype = nb.load_genotype(p["RUN_DIR"])
+    from partnas_lib.config import get_preset
+
+    run_dir = _run_dir(p)
+    cfg = nb.load_config(run_dir)
+    genotype = nb.load_genotype(run_dir)
     assert m["trunk_receptive_field_px"] == 211  # ResNet-18 to layer3
     model = build_derived(cfg, genotype)
     fields = receptive_field.part_receptive_fields(genotype, cfg.model.trunk_depth, cfg.model.trunk_stage,
                                                    cfg.model.head_cells)
+    paper = get_preset("paper")
+    assert receptive_field.trunk_receptive_fields(paper.model.trunk_depth, paper.model.trunk_stage)[-1][0] == 267
+    paper_fields = receptive_field.part_receptive_fields(genotype, paper.model.trunk_depth, paper.model.trunk_stage,
+                                                         paper.model.head_cells)
     depth = {part: nas_analysis.cell_conv_depth(c) for part, c in genotype.cells.items()}
     params = {part: count_parameters(h) for part, h in zip(model.grouping.part_names, model.heads)}
     free = {part: nas_analysis.parameter_free_fraction(c) for part, c in genotype.cells.items()}
+    crop = cfg.data.image_size
 
     def limbs_vs_torso(values: dict) -> dict:  # by hand: the four limb parts against the torso part
         return {"limbs": float(np.mean([values[q] for q in ("right_arm", "left_arm", "right_leg", "left_leg")])),
                 "torso": float(values["torso_head"])}
 
     _close(m, {
-        "receptive_field_px": fields, "trunk_receptive_field_px": 211, "conv_depth": depth, "head_params": params,
+        "receptive_field_px": fields, "trunk_receptive_field_px": 211, "crop_px": crop,
+        "sees_whole_crop": {part: bool(r >= 2 * crop + 1) for part, r in fields.items()},
+        "paper_scale_receptive_field_px": paper_fields, "conv_depth": depth, "head_params": params,
         "limbs_vs_torso": {"receptive_field_px": limbs_vs_torso(fields), "conv_depth": limbs_vs_torso(depth),
                            "parameter_free_fraction": limbs_vs_torso(free), "head_params": limbs_vs_torso(params)},
     }, "04_architectures")
-    # a head can only widen the trunk's field: at least the all-skip head (211 + 16 + 8 = 235 px)
+    # a head can only widen the trunk's field: at least the all-skip head (211 + 16 + 8 = 235 px),
+    # so at a 64 px crop every head sees all of it, which is what the notebook says
     assert all(rf >= 235 for rf in m["receptive_field_px"].values())
+    assert crop == 64 and all(m["sees_whole_crop"].values())
 
 
 def check_05(m: dict, p: dict) -> None:
-    run = nb.load_results(p["RUN_DIR"])
+    import torch
+    from scipy import stats
+
+    from partnas_lib.data.batches import make_batch
+    from partnas_lib.eval.metrics import mpjpe, pa_mpjpe
+    from partnas_lib.models.integral import soft_argmax_3d
+
+    run_dir = _run_dir(p)
+    run = nb.load_results(run_dir)
     cfg = run.config
     test, train = load_split(cfg, "test"), load_split(cfg, "train")
     np.testing.assert_allclose(run.gt_mm, test.joints_3d)  # predictions.npz is of this test split
@@ -262,14 +319,48 @@ def check_05(m: dict, p: dict) -> None:
     errors = eval_analysis.per_sample_errors(run.pred_mm, run.gt_mm)
     actions = sorted({meta["action"] for meta in test.meta})
     per_action = {a: np.mean([e for e, meta in zip(errors, test.meta) if meta["action"] == a]) for a in actions}
+    # the ablation's paired differences over seeds, recomputed with scipy (paired t interval)
+    paired: dict[str, list[float]] = {}
+    if (REPO / "results" / "ablation.json").is_file():
+        variants = {k: v["runs"] for k, v in nb.load_ablation(REPO / "results" / "ablation.json")["variants"].items()}
+        if (REPO / "results" / "capacity" / "ablation.json").is_file():
+            variants["shared_40"] = nb.load_ablation(REPO / "results" / "capacity" / "ablation.json")[
+                "variants"]["shared"]["runs"]
+        by_seed = {k: {r["seed"]: r for r in runs} for k, runs in variants.items()}
+        seeds = sorted(by_seed["part_aware"])
+        for name in (k for k in variants if k != "part_aware"):
+            for metric in ("mpjpe", "pa_mpjpe"):
+                a = [by_seed["part_aware"][s][metric] for s in seeds]
+                b = [by_seed[name][s][metric] for s in seeds]
+                ci = stats.ttest_rel(b, a).confidence_interval(0.95)
+                paired[f"{name}.{metric}"] = [float(np.mean(b) - np.mean(a)), float(ci.low), float(ci.high)]
+    # exercise 1: the mirrored ground truth, scored with rotations only
+    mirrored = run.gt_mm * np.array([-1.0, 1.0, 1.0])
+    # exercise 2: soft-argmax against a hard argmax on the first 64 test crops (no flip test)
+    model, _ = nb.load_model(run_dir)
+    vols = model.volumes(make_batch(test, np.arange(64), torch.device("cpu"))["image"])
+    d, h, w = vols.shape[-3:]
+    flat = vols.flatten(2).argmax(-1)
+    hard = torch.stack([flat % w, (flat // w) % h, flat // (w * h)], dim=-1).double().numpy()
+    soft = soft_argmax_3d(vols).double().numpy()
+
+    def to_mm(c):
+        return model.geometry.decode(c, test.bbox[:64], test.intrinsics[:64], test.root_depth[:64])
+
     # predictions.npz holds float32: metrics recomputed from it agree to ~1e-3 mm
     _close(m, {
         "mpjpe": summary["mpjpe"], "pa_mpjpe": summary["pa_mpjpe"], "per_part_mpjpe": summary["per_part_mpjpe"],
+        "mpjpe_from_scratch": summary["mpjpe"], "pa_mpjpe_from_scratch": summary["pa_mpjpe"],
         "mean_pose_mpjpe": mean_pose_baseline(train, test), "per_action_mpjpe": per_action,
         "params": count_parameters(build_model(cfg, run.genotype)),
         "baseline_params": count_parameters(build_baseline(cfg)),
         "median_sample_mpjpe": np.median(errors), "worst_sample_mpjpe": errors.max(),
         "num_test_samples": cfg.data.num_test, "ablation_found": (REPO / "results" / "ablation.json").is_file(),
+        "ablation_paired_difference": paired,
+        "mirrored_pa_mpjpe": pa_mpjpe(mirrored, run.gt_mm),
+        "mirrored_pa_mpjpe_reflection_allowed": m["mirrored_pa_mpjpe_reflection_allowed"],
+        "hard_argmax_mpjpe_64": mpjpe(to_mm(hard), test.joints_3d[:64]),
+        "soft_argmax_mpjpe_64": mpjpe(to_mm(soft), test.joints_3d[:64]),
     }, "05_results", rel=0.0, abs_=0.01)
     assert m["num_test_samples"] == 128
     # what a trained network does: better than always predicting the mean training pose (a
@@ -277,29 +368,46 @@ def check_05(m: dict, p: dict) -> None:
     assert m["mpjpe"] < m["mean_pose_mpjpe"], (m["mpjpe"], m["mean_pose_mpjpe"])
     assert m["pa_mpjpe"] < m["mpjpe"]
     assert m["baseline_params"] > m["params"]  # the 3DMPPE baseline at the same scale is larger
+    # a mirror image is undone exactly by a reflection, never by a rotation
+    assert m["mirrored_pa_mpjpe_reflection_allowed"] < 1e-6 < 10.0 < m["mirrored_pa_mpjpe"]
+    if paired:  # the committed ablation: what the notebook's prose says
+        assert paired["random.mpjpe"][1] < 0 < paired["random.mpjpe"][2]  # no detectable difference
+        assert paired["shared_40.mpjpe"][1] < 0 < paired["shared_40.mpjpe"][2]
 
 
 def check_06(m: dict, p: dict) -> None:
+    from partnas_lib.models.rootnet import k_prior
+
     # the notebook's scene, drawn again from its seed
     setup = scenes.sample_setup(np.random.default_rng(p["SCENE_SEED"]), num_people=p["NUM_PEOPLE"],
                                 min_separation_mm=p["MIN_SEPARATION_MM"])
     frame = scenes.render_frame(setup, p["SCENE_SEED"], frame=0)
-    model, run_cfg = nb.load_model(p["RUN_DIR"])
+    model, run_cfg = nb.load_model(_run_dir(p))
     crops = scene_splits.frame_arrays(frame, run_cfg.data.image_size)
     pred = predict_camera_mm(model, crops, batch_size=16, device="cpu", flip_test=True)
     coords = predict_coords(model, crops, batch_size=16, device="cpu", flip_test=True)
     shifted = model.geometry.decode(coords, crops.bbox, crops.intrinsics, crops.root_depth * 1.05)
+    k = k_prior(crops.bbox, crops.intrinsics)
+    with_prior = model.geometry.decode(coords, crops.bbox, crops.intrinsics, k)
     assert m["num_people"] == len(frame.people) == p["NUM_PEOPLE"] == 3
     # the network's numbers may differ in the last bits between thread counts: 1e-3 mm
     _close(m, {
-        "num_people": len(frame.people), "root_depth_mm": crops.root_depth,
+        "num_people": len(frame.people), "root_depth_mm": crops.root_depth, "k_prior_mm": k,
+        "hidden_joints": [int((~v).sum()) for v in crops.joints_vis],
+        "root_error_mm": np.linalg.norm(pred[:, 0] - crops.joints_3d[:, 0], axis=-1),
         "root_relative_mpjpe": eval_analysis.per_sample_errors(pred, crops.joints_3d),
         "absolute_mpjpe_true_root": eval_analysis.absolute_errors(pred, crops.joints_3d),
         "absolute_mpjpe_root_plus_5pct": eval_analysis.absolute_errors(shifted, crops.joints_3d),
+        "absolute_mpjpe_k_prior": eval_analysis.absolute_errors(with_prior, crops.joints_3d),
         "min_separation_mm": eval_analysis.min_pairwise_distance(np.stack([q.ground_xy for q in setup.people])),
     }, "06_multi_person", rel=1e-6, abs_=1e-3)
+    # absolute and root-relative errors differ by at most the root's own error, either way
+    gap = np.abs(np.subtract(m["absolute_mpjpe_true_root"], m["root_relative_mpjpe"]))
+    assert np.all(gap <= np.asarray(m["root_error_mm"]) + 1e-6)
     # a 5 % root-depth error moves every joint by ~5 % of the depth: absolute errors grow
     assert sum(m["absolute_mpjpe_root_plus_5pct"]) > sum(m["absolute_mpjpe_true_root"])
+    # the scene has occlusion: someone hides joints of someone else
+    assert sum(m["hidden_joints"]) > 0
 
 
 CHECKS: dict[str, Callable[[dict, dict], None]] = {
