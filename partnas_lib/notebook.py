@@ -31,14 +31,13 @@ import partnas_lib
 from partnas_lib import pipeline
 from partnas_lib.ablation.schema import validate_ablation
 from partnas_lib.config import Config, apply_overrides, get_preset
+from partnas_lib.eval.multi_person import load_pose_model
 from partnas_lib.io import read_json, write_json
 from partnas_lib.models.build import build_baseline, build_derived
 from partnas_lib.models.heads import count_parameters
 from partnas_lib.models.receptive_field import part_receptive_fields
 from partnas_lib.nas.analysis import SearchHistory, cell_conv_depth, cell_op_counts, parameter_free_fraction
 from partnas_lib.nas.genotype import Genotype
-from partnas_lib.train.checkpoint import load_checkpoint
-from partnas_lib.train.retrain import FINAL
 from partnas_lib.train.rundir import RunDir, set_console_level
 
 
@@ -194,13 +193,8 @@ def load_results(run_dir: str | Path) -> RunResults:
 
 def load_model(run_dir: str | Path, device: str = "cpu"):
     """The retrained network of ``run_dir`` (``checkpoints/model.pt``) in eval mode, and its config."""
-    run = RunDir(Path(run_dir))
-    cfg = Config.load(run.config)
-    ckpt = load_checkpoint(run.checkpoints / FINAL)
-    genotype = Genotype.from_json(ckpt["genotype"], where=f"{run.checkpoints / FINAL}: genotype")
-    model = build_derived(cfg, genotype)
-    model.load_state_dict(ckpt["model"])
-    return model.to(torch.device(device)).eval(), cfg
+    cfg = Config.load(RunDir(Path(run_dir)).config)
+    return load_pose_model(cfg, run_dir, torch.device(device)), cfg
 
 
 def head_parameters(cfg: Config, genotype: Genotype) -> dict[str, int]:
