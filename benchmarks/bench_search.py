@@ -97,7 +97,25 @@ def worker(args: argparse.Namespace) -> dict:
     w_opt = make_adam(model.weight_parameters(), device, lr=1e-3)
     a_opt = make_adam(model.arch_parameters(), device, lr=6e-4, betas=(0.5, 0.999), weight_decay=1e-3)
 
+    try:  # the library's own DARTS step; a --reference-tree checkout may predate it
+        from partnas_lib.train.steps import search_step
+    except ImportError:
+        search_step = None
+    batches = [{"image": images[i], "target": targets[i]} for i in range(2)]
+    weights = model.weight_parameters()
+
+    def loss_fn(net: torch.nn.Module, batch: dict) -> torch.Tensor:
+        return integral_l1_loss(net.predict(batch["image"]), batch["target"], vis, has3d)
+
     def step() -> None:
+        if search_step is not None:
+            search_step(model, w_opt, a_opt, batches[0], batches[1], loss_fn, weights, grad_clip=5.0)
+        else:
+            inline_step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    def inline_step() -> None:
         a_opt.zero_grad(set_to_none=True)
         integral_l1_loss(model.predict(images[1]), targets[1], vis, has3d).backward()
         a_opt.step()
@@ -105,8 +123,6 @@ def worker(args: argparse.Namespace) -> dict:
         integral_l1_loss(model.predict(images[0]), targets[0], vis, has3d).backward()
         torch.nn.utils.clip_grad_norm_(model.weight_parameters(), 5.0, foreach=True)
         w_opt.step()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
 
     if args.measure == "time":
         step()  # warm-up: allocates gradients and Adam state

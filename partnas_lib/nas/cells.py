@@ -96,11 +96,12 @@ class MixedEdge(nn.Module):
             for s, x in enumerate(xs):
                 # split (not two slices): its backward is one concatenation, not two zero-filled copies
                 active, rest = x.reshape(b, p, c, h, w).split([a, c - a], dim=2)
-                actives.append(active.reshape(b, p * a, h, w))
+                actives.append(active)
                 if edge_weights is not None:
                     rest = rest * edge_weights[s].view(1, p, 1, 1, 1)
                 bypass = rest if bypass is None else bypass + rest
-            xa = torch.cat(actives, dim=1) if len(actives) > 1 else actives[0]
+            # one gather of the strided active slices: (B, S P, C/K, H, W), source-major
+            xa = (torch.cat(actives, dim=1) if len(actives) > 1 else actives[0]).reshape(b, len(xs) * p * a, h, w)
         else:
             xa = torch.cat(list(xs), dim=1) if len(xs) > 1 else xs[0]
         flat = weights.reshape(-1, weights.shape[-1])  # (S P, num_ops), source-major like the channels
@@ -115,11 +116,14 @@ class MixedEdge(nn.Module):
         return mixed, bypass
 
     def assemble(self, mixed: torch.Tensor, bypass: torch.Tensor) -> torch.Tensor:
-        """Join the active and bypassed channels of each part and shuffle them (K > 1)."""
+        """Join the active and bypassed channels of each part and shuffle them (K > 1):
+        ``channel_shuffle(cat([mixed, bypass]), K)`` per part, written as one ``stack`` -- the
+        shuffle puts channel ``j`` of group ``g`` at ``j K + g``, which is stacking the K groups
+        along a new axis after the channel axis (one copy instead of two)."""
         b, _, h, w = mixed.shape
-        p = self.parts
-        out = torch.cat([mixed.reshape(b, p, self.active, h, w), bypass], dim=2).reshape(b, p * self.channels, h, w)
-        return channel_shuffle(out, self.k, p)
+        p, a = self.parts, self.active
+        groups = [mixed.reshape(b, p, a, h, w), *bypass.reshape(b, p, self.k - 1, a, h, w).unbind(2)]
+        return torch.stack(groups, dim=3).reshape(b, p * self.channels, h, w)
 
 
 class _CellInputs(nn.Module):

@@ -21,6 +21,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from partnas_lib.nas.depthwise import DepthwiseConv2d
+from partnas_lib.nas.pointwise import PointwiseConv2d
+from partnas_lib.nas.pooling import Pool
 
 
 class Zero(nn.Module):
@@ -49,6 +51,7 @@ class ReLUConvBN(ReLUFirst):
     def __init__(self, c_in: int, c_out: int, kernel: int, padding: int, affine: bool = True, groups: int = 1):
         super().__init__(
             nn.ReLU(inplace=False),
+            PointwiseConv2d(c_in, c_out, groups) if kernel == 1 and padding == 0 else
             nn.Conv2d(c_in, c_out, kernel, padding=padding, groups=groups, bias=False),
             nn.BatchNorm2d(c_out, affine=affine),
         )
@@ -63,7 +66,7 @@ class DilConv(ReLUFirst):
         super().__init__(
             nn.ReLU(inplace=False),
             DepthwiseConv2d(c, kernel, dilation),
-            nn.Conv2d(c, c, 1, groups=groups, bias=False),
+            PointwiseConv2d(c, c, groups),
             nn.BatchNorm2d(c, affine=affine),
         )
 
@@ -75,30 +78,13 @@ class SepConv(ReLUFirst):
         super().__init__(
             nn.ReLU(inplace=False),
             DepthwiseConv2d(c, kernel),
-            nn.Conv2d(c, c, 1, groups=groups, bias=False),
+            PointwiseConv2d(c, c, groups),
             nn.BatchNorm2d(c, affine=affine),
             nn.ReLU(inplace=False),
             DepthwiseConv2d(c, kernel),
-            nn.Conv2d(c, c, 1, groups=groups, bias=False),
+            PointwiseConv2d(c, c, groups),
             nn.BatchNorm2d(c, affine=affine),
         )
-
-
-class Pool(nn.Module):
-    """3x3 stride-1 max or average pooling (``count_include_pad=False``).
-
-    On a CPU an NCHW input is pooled as an NHWC copy: torch's NCHW pooling kernels are about 8x
-    slower there, which more than pays for the two copies (the same values either way)."""
-
-    def __init__(self, kind: str):
-        super().__init__()
-        self.pool = nn.MaxPool2d(3, stride=1, padding=1) if kind == "max" else \
-            nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.device.type == "cpu" and x.dim() == 4 and not x.is_contiguous(memory_format=torch.channels_last):
-            return self.pool(x.contiguous(memory_format=torch.channels_last)).contiguous()
-        return self.pool(x)
 
 
 def _pool(kind: str, c: int, affine: bool) -> nn.Module:

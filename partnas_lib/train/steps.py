@@ -23,7 +23,7 @@ live in :mod:`partnas_lib.train.runner`, which calls these functions.  A non-fin
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 import torch
 from torch import nn
@@ -52,16 +52,23 @@ def check_finite(loss: torch.Tensor, where: str = "") -> None:
 
 
 def train_step(net: nn.Module, optimizer: torch.optim.Optimizer, batch: dict[str, torch.Tensor], loss_fn: LossFn,
-               grad_clip: float = 0.0, clip: Iterable[torch.Tensor] | None = None, where: str = "") -> float:
+               grad_clip: float = 0.0, clip: Iterable[torch.Tensor] | None = None, where: str = "",
+               only: Sequence[torch.Tensor] | None = None) -> float:
     """One gradient step: ``loss = loss_fn(net, batch)``; backward; clip; ``optimizer.step()``.
 
     ``grad_clip > 0`` clips the gradient norm of ``clip`` (default: every parameter of ``net``)
-    to that value first.  Returns the loss as a float.
+    to that value first.  ``only``: compute the gradient of these tensors alone
+    (``torch.autograd.grad``), for an optimiser that holds nothing else; autograd then skips
+    every part of the backward pass that does not lead to them.  Returns the loss as a float.
     """
     optimizer.zero_grad(set_to_none=True)
     loss = loss_fn(net, batch)
     check_finite(loss, where)
-    loss.backward()
+    if only is None:
+        loss.backward()
+    else:
+        for p, g in zip(only, torch.autograd.grad(loss, list(only), allow_unused=True)):
+            p.grad = g
     if grad_clip > 0:
         torch.nn.utils.clip_grad_norm_(list(clip if clip is not None else net.parameters()), grad_clip, foreach=True)
     optimizer.step()
@@ -75,12 +82,18 @@ def search_step(net: nn.Module, w_opt: torch.optim.Optimizer, a_opt: torch.optim
     weights on ``batch_w`` (gradient norm of ``weights`` clipped to ``grad_clip``).
 
     ``a_opt`` holds only alpha/beta and ``w_opt`` only the weights, so each step moves only its
-    own parameters even though both losses reach both.  ``update_arch=False`` (warm-up) skips
-    the architecture step.  Returns ``{"w_loss": ..., "a_loss": ...}`` (no ``a_loss`` in warm-up).
+    own parameters even though both losses reach both.  The architecture step computes the
+    gradient of alpha/beta alone: the trunk does not depend on them, so its backward pass is
+    skipped, and so is every weight gradient in the heads (about half the step's work; the same
+    alpha/beta gradient).  Under ``torchrun`` it runs the full backward instead, whose
+    DistributedDataParallel hooks average alpha/beta's gradients over the processes.
+    ``update_arch=False`` (warm-up) skips the architecture step.  Returns
+    ``{"w_loss": ..., "a_loss": ...}`` (no ``a_loss`` in warm-up).
     """
     losses = {}
     if update_arch:
-        losses["a_loss"] = train_step(net, a_opt, batch_a, loss_fn, where="architecture step")
+        arch = None if distributed.info().enabled else [p for g in a_opt.param_groups for p in g["params"]]
+        losses["a_loss"] = train_step(net, a_opt, batch_a, loss_fn, where="architecture step", only=arch)
     losses["w_loss"] = train_step(net, w_opt, batch_w, loss_fn, grad_clip, weights, where="weight step")
     return losses
 

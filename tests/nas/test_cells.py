@@ -93,3 +93,16 @@ def test_mixed_edge_equals_the_darts_sum_over_ops(k):
         if isinstance(m, nn.BatchNorm2d):
             torch.testing.assert_close(m.running_mean, n.running_mean)
             assert int(m.num_batches_tracked) == int(n.num_batches_tracked) == 1
+
+
+@pytest.mark.parametrize("k,parts", [(4, 1), (4, 3), (2, 2)])
+def test_assemble_is_cat_then_channel_shuffle(k, parts):
+    """The one-stack join of active and bypassed channels equals DARTS's cat + channel_shuffle."""
+    torch.manual_seed(0)
+    c = 8
+    edge = MixedEdge(c, ["skip_connect"], partial_channels=k, parts=parts)
+    a = c // k
+    mixed = torch.randn(2, parts * a, 3, 3)
+    bypass = torch.randn(2, parts, c - a, 3, 3)
+    cat = torch.cat([mixed.view(2, parts, a, 3, 3), bypass], dim=2).reshape(2, parts * c, 3, 3)
+    torch.testing.assert_close(edge.assemble(mixed, bypass), channel_shuffle(cat, k, parts))
