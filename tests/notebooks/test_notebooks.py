@@ -430,6 +430,21 @@ def test_notebook_runs_and_reports_known_metrics(name):
     CHECKS[name](metrics, notebook_parameters(out))
 
 
+def test_binder_default_smoke_preset_still_reads_the_reference_run(monkeypatch, tmp_path):
+    """What Binder opens: PARTNAS_PRESET=smoke (binder/start), no parameters set -- the notebook
+    shows the committed reference run, and would train the smoke preset if asked to."""
+    _require_kernel()
+    monkeypatch.setenv("PARTNAS_PRESET", "smoke")
+    out, metrics = tmp_path / "04_architectures.ipynb", tmp_path / "04.metrics.json"
+    papermill.execute_notebook(
+        str(NOTEBOOKS / "04_architectures.ipynb"), str(out), parameters={"METRICS_OUT": str(metrics)},
+        kernel_name=KERNEL, cwd=str(NOTEBOOKS), progress_bar=False, execution_timeout=CELL_TIMEOUT_S,
+    )
+    p = notebook_parameters(out)
+    assert p["PRESET"] == "smoke" and p["RUN_TRAINING"] is False and p["RUN_DIR"].endswith("notebooks-smoke")
+    check_04(json.loads(metrics.read_text()), p)
+
+
 def test_html_export_contains_an_interactive_3d_skeleton():
     from nbconvert import HTMLExporter
 
@@ -463,7 +478,8 @@ def test_committed_notebook_is_clean_with_one_parameters_cell(name):
     declared = {line.split("=")[0].strip() for line in tagged[0].source.splitlines()
                 if "=" in line and not line.lstrip().startswith("#")}
     assert declared == set(smoke_parameters(name)), f"{name}: parameters {declared}"
-    assert "PRESET = \"cpu\"" in tagged[0].source  # the defaults do the real thing
+    # the defaults do the real thing (cpu), unless PARTNAS_PRESET says otherwise (Binder: smoke)
+    assert 'PRESET = os.environ.get("PARTNAS_PRESET", "cpu")' in tagged[0].source
     assert nb.cells[0].cell_type == "markdown" and "What you will learn" in nb.cells[0].source
     assert nb.cells[-1].cell_type == "markdown" and "What you saw" in nb.cells[-1].source
     interactive = ("sample_figure(", "scene_figure(", "skeleton_figure(", "compare_figure(", "interactive_samples(")
