@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 
 import partnas_lib
 from partnas_lib import pipeline
-from partnas_lib.ablation.schema import validate_ablation
+from partnas_lib.ablation.schema import upgrade_ablation, validate_ablation
 from partnas_lib.config import Config, apply_overrides, get_preset
 from partnas_lib.eval.multi_person import load_pose_model
 from partnas_lib.io import read_json, write_json
@@ -236,7 +236,7 @@ def load_ablation(path: str | Path) -> dict[str, Any]:
     """An ``ablation.json`` written by ``partnas ablate``, after checking its schema
     (:func:`partnas_lib.ablation.schema.validate_ablation` names the first bad field).  Show it with
     :func:`partnas_lib.ablation.report.ablation_markdown` and :func:`partnas_lib.viz.results.plot_ablation`."""
-    data = read_json(path, "ablation file")
+    data = upgrade_ablation(read_json(path, "ablation file"))  # files of an older schema are upgraded
     validate_ablation(data)
     return data
 

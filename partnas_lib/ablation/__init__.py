@@ -20,5 +20,6 @@ where it stopped (finished runs are not redone).  The results go to ``DIR/ablati
 deviation over seeds of MPJPE, PA-MPJPE, per-part MPJPE (always on the 5 kinematic parts, so
 every variant is measured on the same joints), parameters, multiply-adds and wall times, plus
 how much the genotypes of the searched variants agree across seeds
-(:mod:`partnas_lib.nas.agreement`).
+(:mod:`partnas_lib.nas.agreement`), and every variant compared with ``part_aware`` paired by
+seed, with confidence intervals and Holm's adjustment (:mod:`partnas_lib.ablation.stats`).
 """

@@ -13,8 +13,6 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Sequence
 
-import numpy as np
-
 from partnas_lib import pipeline, threads
 from partnas_lib.ablation.report import ablation_markdown
 from partnas_lib.ablation.schema import (
@@ -23,7 +21,9 @@ from partnas_lib.ablation.schema import (
     aggregate,
     validate_ablation,
 )
+from partnas_lib.ablation.stats import comparison_pairs, paired_comparisons
 from partnas_lib.config import Config, apply_overrides
+from partnas_lib.eval.metrics import per_part_mpjpe
 from partnas_lib.io import atomic_write_text
 from partnas_lib.models.summary import summarize_config
 from partnas_lib.nas.agreement import genotype_agreement
@@ -70,10 +70,7 @@ def _comparable(cfg: Config) -> dict[str, Any]:
     return d
 
 
-def per_part_from_joints(per_joint: Sequence[float], grouping_spec: str = REPORT_GROUPING) -> dict[str, float]:
-    """Per-part MPJPE from per-joint MPJPE (every joint is averaged over the same samples, so the
-    mean over a part's joints of the per-joint means is the part's MPJPE)."""
-    return {name: float(np.mean([per_joint[j] for j in joints])) for name, joints in get_grouping(grouping_spec).parts}
+
 
 
 def run_one(cfg: Config, out: Path) -> dict[str, Any]:
@@ -95,7 +92,7 @@ def run_one(cfg: Config, out: Path) -> dict[str, Any]:
         "dir": str(out),  # run_ablation makes it relative to the ablation directory
         "mpjpe": float(metrics["mpjpe"]),
         "pa_mpjpe": float(metrics["pa_mpjpe"]),
-        "per_part_mpjpe": per_part_from_joints(metrics["per_joint_mpjpe"]),
+        "per_part_mpjpe": per_part_mpjpe(metrics["per_joint_mpjpe"], get_grouping(REPORT_GROUPING)),
         "params": int(summary["params"]),
         "macs": int(summary["macs"]),
         "search_seconds": float(metrics.get("search_seconds") or 0.0),
@@ -205,6 +202,8 @@ def run_ablation(base: Config, out: str | Path, seeds: Sequence[int], variants: 
         },
         "variants": results,
         "agreement": agreement,
+        "comparisons": paired_comparisons({n: v["runs"] for n, v in results.items()},
+                                          comparison_pairs(list(results))),
     }
     validate_ablation(data)
     atomic_write_text(out / "ablation.json", json.dumps(data, indent=2) + "\n")

@@ -8,7 +8,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
-SCHEMA_VERSION = 1
+from partnas_lib.ablation.stats import comparison_pairs, paired_comparisons
+from partnas_lib.skeleton import ROOT
+
+#: 2: paired ``comparisons`` (Holm-adjusted) added; per-part MPJPE without the root joint
+SCHEMA_VERSION = 2
 #: per-part errors are always reported on this grouping, whatever grouping a variant searched
 REPORT_GROUPING = "5"
 #: scalar figures aggregated (mean, std over seeds) per variant
@@ -16,7 +20,9 @@ SCALAR_KEYS = ("mpjpe", "pa_mpjpe", "params", "macs", "search_seconds", "retrain
 RUN_KEYS = ("seed", "dir", "mpjpe", "pa_mpjpe", "per_part_mpjpe", "params", "macs", "search_seconds",
             "retrain_seconds", "mean_pose_mpjpe", "genotype")
 TOP_KEYS = ("schema_version", "command", "git_commit", "date", "preset", "overrides", "seeds",
-            "part_grouping", "budget", "variants", "agreement")
+            "part_grouping", "budget", "variants", "agreement", "comparisons")
+COMPARISON_KEYS = ("a", "b", "metric", "test", "seeds", "n", "mean_diff_mm", "ci95_mm", "p", "p_holm",
+                   "p_wilcoxon", "ci95_bootstrap_mm", "mdd_mm", "verdict")
 
 
 def _mean_std(values: Sequence[float]) -> tuple[float, float]:
@@ -134,6 +140,7 @@ def validate_ablation(data: Any) -> None:
                 if not _close(_number(pp[part], f"{where}.{stat}.per_part_mpjpe.{part}"),
                               expected["per_part_mpjpe"][part]):
                     _fail(f"{where}.{stat}.per_part_mpjpe.{part}", "does not match its runs")
+    _validate_comparisons(data["comparisons"], variants)
     agreement = data["agreement"]
     if not isinstance(agreement, dict):
         _fail("agreement", "expected an object variant -> agreement summary")
@@ -146,3 +153,62 @@ def validate_ablation(data: Any) -> None:
         for key, value in a["mean"].items():
             if value is not None and not 0 <= _number(value, f"{where}.mean.{key}") <= 1:
                 _fail(f"{where}.mean.{key}", f"expected a fraction in [0, 1], got {value!r}")
+
+
+def _validate_comparisons(comparisons: Any, variants: dict[str, Any]) -> None:
+    """Every comparison names two variants and a metric, and its numbers are what
+    :func:`~partnas_lib.ablation.stats.paired_comparisons` computes from those variants' runs."""
+    if not isinstance(comparisons, list):
+        _fail("comparisons", "expected a list")
+    pairs: list[tuple[str, str]] = []
+    for i, c in enumerate(comparisons):
+        where = f"comparisons[{i}]"
+        if not isinstance(c, dict):
+            _fail(where, "expected an object")
+        for key in COMPARISON_KEYS:
+            if key not in c:
+                _fail(where, f"missing field {key!r}")
+        if c["a"] not in variants or c["b"] not in variants:
+            _fail(where, f"compares {c['a']!r} with {c['b']!r}, not both variants of this ablation")
+        if c["test"] != "paired":
+            _fail(f"{where}.test", f"expected 'paired', got {c['test']!r}")
+        if (c["a"], c["b"]) not in pairs:
+            pairs.append((c["a"], c["b"]))
+    metrics = list(dict.fromkeys(c["metric"] for c in comparisons))
+    if any(m not in RUN_KEYS for m in metrics):
+        _fail("comparisons", f"unknown metric in {metrics}")
+    expected = paired_comparisons({n: v["runs"] for n, v in variants.items()}, pairs, metrics)
+    by_key = {(e["a"], e["b"], e["metric"]): e for e in expected}
+    for i, c in enumerate(comparisons):
+        e = by_key.get((c["a"], c["b"], c["metric"]))
+        for key in ("n", "mean_diff_mm", "ci95_mm", "p", "p_holm", "mdd_mm"):
+            got, want = c[key], e[key] if e else None
+            same = (got is None and want is None) or (
+                got is not None and want is not None and np.allclose(np.asarray(got, float), np.asarray(want, float),
+                                                                     rtol=1e-6, atol=1e-9))
+            if not same:
+                _fail(f"comparisons[{i}].{key}", f"{got!r} does not match the runs ({want!r})")
+
+
+def upgrade_ablation(data: dict[str, Any]) -> dict[str, Any]:
+    """An ``ablation.json`` of an older schema brought to :data:`SCHEMA_VERSION` (a new dict).
+
+    1 -> 2: per-part MPJPE without the root joint -- exact, since the root's root-aligned error
+    is zero: a part of ``n`` joints holding the root had its error sum divided by ``n``, now by
+    ``n - 1``; means and stds recomputed; paired ``comparisons`` added from the runs.
+    """
+    version = data.get("schema_version")
+    if version == SCHEMA_VERSION:
+        return data
+    if version != 1:
+        _fail("schema_version", f"cannot upgrade version {version!r} (this partnas reads 1 and {SCHEMA_VERSION})")
+    out = {**data, "schema_version": SCHEMA_VERSION, "variants": {}}
+    scale = {part: len(j) / (len(j) - 1) for part, j in data["part_grouping"].items() if ROOT in j and len(j) > 1}
+    for name, v in data["variants"].items():
+        runs = [{**r, "per_part_mpjpe": {p: e * scale.get(p, 1.0) for p, e in r["per_part_mpjpe"].items()}}
+                for r in v["runs"]]
+        mean, std = aggregate(runs)
+        out["variants"][name] = {**v, "runs": runs, "mean": mean, "std": std}
+    runs_by_variant = {n: v["runs"] for n, v in out["variants"].items()}
+    out["comparisons"] = paired_comparisons(runs_by_variant, comparison_pairs(list(runs_by_variant)))
+    return out

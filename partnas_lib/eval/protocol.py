@@ -19,7 +19,8 @@ from partnas_lib.data.sample import SampleArrays
 METRICS = ("mpjpe = mean per-joint position error after aligning the pelvis (root); "
            "pa_mpjpe = the same after a per-sample similarity Procrustes alignment (scale, rotation, translation)")
 AGGREGATION = ("mean over all test samples and all 17 joints (pelvis included, zero error after root alignment); "
-               "per_action_* average the samples of each action; per_part_* the joints of each part")
+               "per_action_* average the samples of each action; per_part_* the joints of each part except "
+               "the pelvis (root), whose error is zero by construction")
 
 
 def protocol_card(cfg: Config, test: SampleArrays | None = None, train: SampleArrays | None = None) -> dict[str, Any]:

@@ -52,7 +52,15 @@ def short(op: str) -> str:
     return OP_SHORT.get(op, op)
 
 
-def axes_grid(n: int, ncols: int = 5, size: tuple[float, float] = (3.2, 3.1), **kw) -> tuple[Figure, list[plt.Axes]]:
+#: Panels per row in multi-panel figures: five parts side by side would shrink every label to a
+#: few pixels in a JupyterLab cell, so figures wrap after three panels.
+MAX_COLUMNS = 3
+
+
+def axes_grid(n: int, ncols: int = MAX_COLUMNS, size: tuple[float, float] = (3.2, 3.1),
+              **kw) -> tuple[Figure, list[plt.Axes]]:
+    """``n`` panels, ``ncols`` per row (unused panels of the last row hidden); flat list of axes.
+    The panels that start a row are ``axes[::ncols]`` (label their y axes)."""
     ncols = max(1, min(ncols, n))
     nrows = math.ceil(n / ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(size[0] * ncols, size[1] * nrows), squeeze=False, **kw)
@@ -171,15 +179,18 @@ def draw_cells(genotype: Genotype | Mapping[str, CellGenotype], parts: Sequence[
 
 def draw_cells_grid(genotypes: Mapping[str, Genotype | Mapping[str, CellGenotype]],
                     parts: Sequence[str] | None = None) -> Figure:
-    """Rows = searches (e.g. seeds), columns = parts: do different seeds find the same cells?"""
-    rows = {k: _cells(g) for k, g in genotypes.items()}
-    first = next(iter(rows.values()))
+    """Rows = parts, columns = searches (e.g. seeds): do different seeds find the same cell for
+    a part?  Read along a row."""
+    columns = {k: _cells(g) for k, g in genotypes.items()}
+    first = next(iter(columns.values()))
     names = list(parts) if parts is not None else list(first)
     colours = colours_for_parts(names)
-    fig, axes = plt.subplots(len(rows), len(names), figsize=(3.6 * len(names), 2.5 * len(rows)), squeeze=False)
-    for r, (label, cells) in enumerate(rows.items()):
-        for c, part in enumerate(names):
+    fig, axes = plt.subplots(len(names), len(columns), figsize=(3.9 * len(columns), 2.5 * len(names)),
+                             squeeze=False)
+    for c, (label, cells) in enumerate(columns.items()):
+        for r, part in enumerate(names):
             draw_cell(cells[part], ax=axes[r, c], title=f"{part} | {label}", colour=colours[part])
+    rows = columns
     _op_legend(fig, {op for cells in rows.values() for cell in cells.values() for op, _, _ in cell.edges})
     fig.tight_layout()
     return fig
@@ -203,16 +214,16 @@ def plot_op_counts(genotypes: Mapping[str, Genotype | Mapping[str, CellGenotype]
     if ops is None:
         seen = {op for cells in rows.values() for cell in cells.values() for op, _, _ in cell.edges}
         ops = [op for op in OP_COLOURS if op in seen and op != "none"] + sorted(seen - set(OP_COLOURS))
-    fig, axes = plt.subplots(1, len(rows), figsize=(0.75 * len(ops) * len(rows) + 2.5, 0.5 * len(parts) + 1.8),
-                             squeeze=False, sharey=True)
-    for ax, (label, cells) in zip(axes[0], rows.items()):
+    ncols = min(2, len(rows))
+    fig, axes = axes_grid(len(rows), ncols=ncols, size=(0.55 * len(ops) + 2.0, 0.45 * len(parts) + 1.9))
+    for k, (ax, (label, cells)) in enumerate(zip(axes, rows.items())):
         counts = np.array([[cell_op_counts(cells[p]).get(op, 0) for op in ops] for p in parts])
         ax.imshow(counts, cmap="Greens", vmin=0, vmax=max(1, counts.max()))
         for (i, j), v in np.ndenumerate(counts):
             if v:
                 ax.text(j, i, str(v), ha="center", va="center", fontsize=9)
         ax.set_xticks(range(len(ops)), [short(o) for o in ops], rotation=60, ha="right")
-        ax.set_yticks(range(len(parts)), parts)
+        ax.set_yticks(range(len(parts)), parts if k % ncols == 0 else [])
         ax.set_title(label)
     fig.suptitle("kept edges per op")
     fig.tight_layout()

@@ -34,7 +34,7 @@ from partnas_lib.nas.analysis import (
     op_share,
     parameter_free_share,
 )
-from partnas_lib.viz.cells import axes_grid, op_colour, short
+from partnas_lib.viz.cells import MAX_COLUMNS, axes_grid, op_colour, short
 from partnas_lib.viz.skeleton3d import colours_for_parts
 
 
@@ -80,7 +80,8 @@ def plot_alpha_trajectories(history: SearchHistory, parts: Sequence[str] | None 
         ax.axhline(1 / len(history.ops), color="k", lw=0.8, ls=":")
         ax.set_title(part)
         ax.set_xlabel("epoch")
-    axes[0].set_ylabel("op weight" + ("" if edge is None else f" on edge {history.edge_labels[edge]}"))
+    for ax in axes[::MAX_COLUMNS]:
+        ax.set_ylabel("op weight" + ("" if edge is None else f" on edge {history.edge_labels[edge]}"))
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
     what = "mean over the 9 edges" if edge is None else f"edge {history.edge_labels[edge]}"
@@ -109,7 +110,8 @@ def plot_beta_trajectories(history: SearchHistory, parts: Sequence[str] | None =
                     ls=styles[src % len(styles)], marker="o", ms=2.5, label=f"{src}→{dst}")
         ax.set_title(part)
         ax.set_xlabel("epoch")
-    axes[0].set_ylabel("softmax(beta)")
+    for ax in axes[::MAX_COLUMNS]:
+        ax.set_ylabel("softmax(beta)")
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False, title="edge")
     fig.suptitle("edge weights per part (colour: target node; style: source node)")
@@ -141,7 +143,8 @@ def plot_op_heatmaps(history: SearchHistory, row: int = -1, parts: Sequence[str]
             for op, src, dst in cells[part].edges:
                 e = history.edges.index((src, dst))
                 ax.add_patch(Rectangle((history.ops.index(op) - 0.5, e - 0.5), 1, 1, fill=False, ec="k", lw=1.8))
-    axes[0].set_ylabel("edge (source→node)")
+    for ax in axes[::MAX_COLUMNS]:
+        ax.set_ylabel("edge (source→node)")
     if im is not None:
         fig.colorbar(im, ax=axes, shrink=0.8, label="softmax(alpha)")
     fig.suptitle(f"op weights per edge after epoch {int(history.epochs[row])} (framed: kept when deriving)")

@@ -155,15 +155,59 @@ def camera_frustum_trace(intrinsics: Sequence[float], image_wh: tuple[int, int],
     )
 
 
-def style_scene(fig: go.Figure, scene: str = "scene", title_axes: bool = True) -> go.Figure:
-    """True proportions, a view from the camera's side, axes named in camera terms."""
-    axes = dict(xaxis_title="X right (mm)", yaxis_title="Z depth (mm)", zaxis_title="-Y up (mm)") if title_axes else {}
+#: Where the default view looks from: the camera's side, a little above and to the right,
+#: far enough back (distance ~2.4 in plotly's units of the scene box) that a raised arm or the
+#: head near the box's edge stays inside the picture whatever the aspect of the box.
+VIEW_EYE = dict(x=0.45, y=-2.3, z=0.55)
+
+
+def scene_points(fig: go.Figure, scene: str = "scene") -> np.ndarray:
+    """Every 3D point drawn in ``scene`` (display coordinates), ``(N, 3)``; the ``None`` gaps of
+    line segments are skipped."""
+    pts = []
+    for tr in fig.data:
+        if tr.type != "scatter3d" or (tr.scene or "scene") != scene or tr.x is None:
+            continue
+        for x, y, z in zip(tr.x, tr.y, tr.z):
+            if x is not None and y is not None and z is not None:
+                pts.append((x, y, z))
+    return np.asarray(pts, dtype=np.float64).reshape(-1, 3)
+
+
+def frame_scene(fig: go.Figure, scene: str = "scene", margin: float = 0.12, min_span_mm: float = 300.0) -> go.Figure:
+    """Fix ``scene``'s axis ranges to everything drawn in it plus ``margin`` of the largest extent
+    on every side, with true proportions (the box's aspect ratio follows the ranges): no joint
+    touches the box's edge, so none is cut off, and the axes keep their ticks in view.
+    Axes thinner than ``min_span_mm`` (a person seen edge-on) get that width."""
+    pts = scene_points(fig, scene)
+    if not len(pts):
+        return fig
+    lo, hi = pts.min(0), pts.max(0)
+    span = np.maximum(hi - lo, min_span_mm)
+    centre = (lo + hi) / 2
+    pad = margin * span.max()
+    half = span / 2 + pad
+    ratio = half / half.max()
     fig.update_layout(**{scene: dict(
-        aspectmode="data",
-        camera=dict(eye=dict(x=0.35, y=-1.9, z=0.45), up=dict(x=0, y=0, z=1)),
-        **axes,
+        xaxis=dict(range=[centre[0] - half[0], centre[0] + half[0]]),
+        yaxis=dict(range=[centre[1] - half[1], centre[1] + half[1]]),
+        zaxis=dict(range=[centre[2] - half[2], centre[2] + half[2]]),
+        aspectmode="manual", aspectratio=dict(x=ratio[0], y=ratio[1], z=ratio[2]),
     )})
     return fig
+
+
+def style_scene(fig: go.Figure, scene: str = "scene", title_axes: bool = True) -> go.Figure:
+    """True proportions, framed on what is drawn (:func:`frame_scene`), a view from the camera's
+    side, axes named in camera terms with fonts that stay readable in a notebook cell."""
+    titles = ("X right (mm)", "Z depth (mm)", "−Y up (mm)") if title_axes else ("", "", "")
+    axis = dict(title_font=dict(size=12), tickfont=dict(size=10), nticks=5)
+    fig.update_layout(**{scene: dict(
+        camera=dict(eye=VIEW_EYE, up=dict(x=0, y=0, z=1)),
+        xaxis=dict(title_text=titles[0], **axis), yaxis=dict(title_text=titles[1], **axis),
+        zaxis=dict(title_text=titles[2], **axis),
+    )})
+    return frame_scene(fig, scene)
 
 
 def skeleton_figure(joints_mm: np.ndarray, grouping: GroupingSpec = "5", title: str | None = None,
@@ -185,7 +229,7 @@ def skeleton_figure(joints_mm: np.ndarray, grouping: GroupingSpec = "5", title: 
             part = tr.name
             tr.update(legendgroup=part, hovertemplate="%{text}<extra>" + f"{names[i]}: {part}</extra>")
             fig.add_trace(tr)
-    fig.update_layout(title=title, height=height, margin=dict(l=0, r=0, t=40 if title else 10, b=0),
+    fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
                       legend=dict(itemsizing="constant"))
     return style_scene(fig)
 
@@ -218,7 +262,7 @@ def compare_figure(gt_mm: np.ndarray, pred_mm: np.ndarray, grouping: GroupingSpe
         line=dict(color="#000000", width=2, dash="dot"), hoverinfo="skip",
     ))
     default = f"MPJPE {err.mean():.0f} mm (grey: ground truth)"
-    fig.update_layout(title=title or default, height=height, margin=dict(l=0, r=0, t=40, b=0))
+    fig.update_layout(title=title or default, height=height, margin=dict(l=10, r=10, t=40, b=10))
     return style_scene(fig)
 
 
@@ -256,9 +300,9 @@ def scene_figure(people_mm: np.ndarray, intrinsics: Sequence[float] | None = Non
                 part = tr.name
                 tr.update(legendgroup=part, hovertemplate="%{text}<extra>" + f"{names[i]} (pred): {part}</extra>")
                 fig.add_trace(tr)
-    fig.update_layout(title=title, height=height, margin=dict(l=0, r=0, t=40 if title else 10, b=0))
+    fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10))
     style_scene(fig)
-    fig.update_layout(scene_camera=dict(eye=dict(x=-1.2, y=-1.6, z=0.9)))
+    fig.update_layout(scene_camera=dict(eye=dict(x=-1.4, y=-1.85, z=1.05)))  # above and behind the camera
     return fig
 
 
@@ -309,7 +353,7 @@ def sample_figure(arrays: SampleArrays, index: int, pred_mm: np.ndarray | None =
     fig.update_xaxes(range=[-0.5, size - 0.5], visible=False, row=1, col=1)
     fig.update_yaxes(range=[size - 0.5, -0.5], visible=False, scaleanchor="x", row=1, col=1)
     title = f"sample {i}: {meta.get('action', '')}, root depth {arrays.root_depth[i] / 1000:.1f} m{subtitle}"
-    fig.update_layout(title=title, height=height, margin=dict(l=0, r=0, t=40, b=0))
+    fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40, b=10))
     return style_scene(fig)
 
 
@@ -355,5 +399,5 @@ def interactive_samples(arrays: SampleArrays, pred_mm: np.ndarray | None = None,
 __all__ = [
     "GT_COLOUR", "PALETTE", "PART_COLOURS", "bones_by_part", "camera_frustum_trace", "compare_figure",
     "interactive_samples", "part_colours", "sample_figure", "scene_figure", "skeleton_figure",
-    "skeleton_traces", "style_scene", "to_display",
+    "skeleton_traces", "style_scene", "to_display", "frame_scene", "scene_points",
 ]

@@ -12,7 +12,7 @@ import torch
 from conftest import REPO
 
 from partnas_lib import cli
-from partnas_lib.ablation.report import ablation_markdown, compare_variants, comparison_markdown
+from partnas_lib.ablation.report import ablation_markdown
 from partnas_lib.ablation.run import VARIANTS
 from partnas_lib.ablation.schema import validate_ablation
 from partnas_lib.config import apply_overrides, get_preset
@@ -168,28 +168,6 @@ def test_ablation_picture_and_notebook_loader(ablation, tmp_path):
     (tmp_path / "bad.json").write_text(json.dumps(broken))
     with pytest.raises(ValueError, match="missing field 'seeds'"):
         nb.load_ablation(tmp_path / "bad.json")
-
-
-def test_compare_variants_by_hand():
-    """Welch's t by hand: runs 1, 2, 3 vs 3, 4, 5 differ by 2 with sample variances 1 and 1, so
-    t = 2 / sqrt(1/3 + 1/3) = sqrt(6) with 4 degrees of freedom: two-sided p = 0.0705."""
-    def runs(values):
-        return {"runs": [{"mpjpe": v} for v in values]}
-
-    data = {"variants": {"part_aware": runs([1.0, 2.0, 3.0]), "shared": runs([3.0, 4.0, 5.0]),
-                         "single": runs([9.0]), "flat": runs([2.0, 2.0, 2.0])}}
-    got = compare_variants(data)
-    assert set(got) == {"shared", "single", "flat"}
-    assert got["shared"]["difference"] == pytest.approx(2.0)
-    assert got["shared"]["t"] == pytest.approx(6 ** 0.5)
-    assert got["shared"]["p_value"] == pytest.approx(0.0705, abs=1e-4)
-    assert got["single"]["difference"] == pytest.approx(7.0) and got["single"]["p_value"] is None
-    assert got["flat"]["difference"] == pytest.approx(0.0) and got["flat"]["t"] == pytest.approx(0.0)
-    assert compare_variants(data, "shared")["part_aware"]["t"] == pytest.approx(-(6 ** 0.5))
-    table = comparison_markdown(data)
-    assert "| shared | +2.0 | 2.45 | 0.070 |" in table and "| single | +7.0 | - | - |" in table
-    with pytest.raises(ValueError, match="reference variant 'nope'"):
-        compare_variants(data, "nope")
 
 
 def test_committed_results_files_follow_the_schema():

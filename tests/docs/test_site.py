@@ -159,6 +159,10 @@ _MATH = """() => {
         empty: typeset.filter(visible).filter(el => {
             const r = el.getBoundingClientRect(); return !(r.width > 0 && r.height > 0); }).length,
         with_svg: typeset.filter(el => el.querySelector('svg')).length,
+        // display equations wider than the text column (the reader would have to scroll)
+        wide: typeset.filter(visible).filter(el => el.getAttribute('display') === 'true').filter(el => {
+            const svg = el.querySelector('svg'), column = el.parentElement;
+            return svg && column && svg.getBoundingClientRect().width > column.clientWidth + 1; }).length,
     };
 }"""
 
@@ -216,6 +220,7 @@ def test_page_draws_offline(browser, page_name):
             assert math["errors"] == 0, f"{page_name}: {math['errors']} TeX errors"
             assert math["empty"] == 0, f"{page_name}: {math['empty']} equations of zero size"
             assert math["with_svg"] == math["typeset"], f"{page_name}: equations without SVG: {math}"
+            assert math["wide"] == 0, f"{page_name}: {math['wide']} display equations wider than the page: {math}"
             display = page.query_selector("mjx-container[display='true']") or page.query_selector("mjx-container")
             display.scroll_into_view_if_needed()
             box = display.bounding_box()

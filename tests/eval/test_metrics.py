@@ -56,3 +56,15 @@ def test_summary_per_part_and_per_joint():
     assert s["per_part_mpjpe"]["left_arm"] == pytest.approx(34 / 3)
     assert s["per_part_mpjpe"]["right_arm"] == 0
     assert s["mpjpe"] == pytest.approx(2.0)
+
+
+def test_per_part_mpjpe_leaves_out_the_root_whose_error_is_zero():
+    gt = np.zeros((1, 17, 3))
+    pred = gt.copy()
+    pred[:, [7, 8, 9, 10]] = [0, 0, 20.0]  # the four torso/head joints above the pelvis, 20 mm off
+    s = summarize(pred, gt, get_grouping("5"))
+    assert s["per_joint_mpjpe"][0] == 0  # the root: aligned, zero by construction
+    assert s["per_part_mpjpe"]["torso_head"] == pytest.approx(20.0)  # 4 joints, not 80 / 5 = 16
+    assert s["mpjpe"] == pytest.approx(80 / 17)  # the overall MPJPE keeps all 17 joints
+    one_each = summarize(pred, gt, get_grouping("17"))["per_part_mpjpe"]
+    assert one_each["pelvis"] == 0 and one_each["spine"] == pytest.approx(20.0)  # a root-only part keeps it

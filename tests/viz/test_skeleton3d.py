@@ -21,8 +21,40 @@ def test_skeleton_figure_one_trace_per_part_and_all_bones():
     assert all(tr.type == "scatter3d" for tr in fig.data)
     assert sum(_bones_in(tr) for tr in fig.data) == len(BONES) == 16
     assert [tr.name for tr in fig.data] == get_grouping("5").part_names
-    assert fig.layout.scene.aspectmode == "data"
+    assert fig.layout.scene.aspectmode == "manual"  # true proportions, set by frame_scene
     assert fig.layout.title.text == "t"
+
+
+def _ranges(scene) -> np.ndarray:
+    return np.array([scene.xaxis.range, scene.yaxis.range, scene.zaxis.range], dtype=float)
+
+
+@pytest.mark.parametrize("arms_up", [False, True])
+def test_scene_frames_every_joint_with_a_margin_and_true_proportions(arms_up):
+    pose = standing_pose()
+    if arms_up:  # wrists high above the head: the view must still hold them
+        pose[[13, 16], 1] = pose[10, 1] - 500.0
+    fig = skeleton3d.skeleton_figure(pose)
+    shown = skeleton3d.to_display(pose)
+    ranges = _ranges(fig.layout.scene)
+    span = shown.max(0) - shown.min(0)
+    margin = 0.1 * span.max()
+    assert np.all(ranges[:, 0] <= shown.min(0) - margin) and np.all(ranges[:, 1] >= shown.max(0) + margin)
+    ratio = fig.layout.scene.aspectratio
+    widths = ranges[:, 1] - ranges[:, 0]
+    np.testing.assert_allclose([ratio.x, ratio.y, ratio.z], widths / widths.max())  # 1 mm is 1 mm on every axis
+    eye = fig.layout.scene.camera.eye
+    assert np.linalg.norm([eye.x, eye.y, eye.z]) > 2.2  # far enough back that the box stays in the picture
+    assert fig.layout.scene.zaxis.title.text == "−Y up (mm)"
+
+
+def test_sample_figure_frames_its_3d_panel_on_the_skeleton():
+    arrays = toy_arrays(3)
+    fig = skeleton3d.sample_figure(arrays, 1)
+    pts = skeleton3d.scene_points(fig)
+    assert len(pts) > 0
+    ranges = _ranges(fig.layout.scene)
+    assert np.all(ranges[:, 0] < pts.min(0)) and np.all(ranges[:, 1] > pts.max(0))
 
 
 def test_display_coordinates_put_people_upright():
