@@ -47,6 +47,15 @@ def _fail(where: str, what: str) -> None:
     raise ValueError(f"ablation.json: {where}: {what}")
 
 
+def _object_with(value: Any, keys: Sequence[str], where: str) -> None:
+    """``value`` is a dict holding every key of ``keys`` (else the first gap is named)."""
+    if not isinstance(value, dict):
+        _fail(where, "expected an object")
+    for key in keys:
+        if key not in value:
+            _fail(where, f"missing field {key!r}")
+
+
 def _number(value: Any, where: str, minimum: float | None = None) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         _fail(where, f"expected a finite number, got {value!r}")
@@ -107,11 +116,7 @@ def validate_ablation(data: Any) -> None:
                                    f"do not match the top-level seeds {seeds}")
         for i, r in enumerate(runs):
             rw = f"{where}.runs[{i}]"
-            if not isinstance(r, dict):
-                _fail(rw, "expected an object")
-            for key in RUN_KEYS:
-                if key not in r:
-                    _fail(rw, f"missing field {key!r}")
+            _object_with(r, RUN_KEYS, rw)
             for key in ("mpjpe", "pa_mpjpe", "mean_pose_mpjpe", "search_seconds", "retrain_seconds"):
                 _number(r[key], f"{rw}.{key}", 0)
             for key in ("params", "macs"):
@@ -163,11 +168,7 @@ def _validate_comparisons(comparisons: Any, variants: dict[str, Any]) -> None:
     pairs: list[tuple[str, str]] = []
     for i, c in enumerate(comparisons):
         where = f"comparisons[{i}]"
-        if not isinstance(c, dict):
-            _fail(where, "expected an object")
-        for key in COMPARISON_KEYS:
-            if key not in c:
-                _fail(where, f"missing field {key!r}")
+        _object_with(c, COMPARISON_KEYS, where)
         if c["a"] not in variants or c["b"] not in variants:
             _fail(where, f"compares {c['a']!r} with {c['b']!r}, not both variants of this ablation")
         if c["test"] != "paired":
