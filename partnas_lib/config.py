@@ -128,13 +128,11 @@ class ModelConfig:
 
 @dataclass
 class SearchConfig:
-    """Differentiable search (DARTS / PC-DARTS, first order; docs/method.md Sec. 2).
-
-    Weights and architecture parameters are trained on disjoint halves of the training data
-    (bilevel optimisation).  alpha/beta use Adam(6e-4, betas (0.5, 0.999), wd 1e-3) as in
-    DARTS/PC-DARTS; the weight optimiser, epochs and warm-up are project defaults (the paper's
-    values are not published).
-    """
+    """Differentiable search (DARTS / PC-DARTS, first order; docs/method.md Sec. 2): weights and
+    alpha/beta train on disjoint halves of the training data (bilevel).  alpha/beta use Adam(6e-4,
+    betas (0.5, 0.999), wd 1e-3) as DARTS/PC-DARTS; the weight optimiser, epochs and warm-up are
+    project defaults (not published).  ``cost_weight`` > 0 adds the expected multiply-adds of the
+    derived heads to the architecture loss (beyond the paper; :mod:`partnas_lib.nas.cost`)."""
 
     epochs: int = 6
     warmup_epochs: int = 2
@@ -151,6 +149,7 @@ class SearchConfig:
     train_portion: float = 0.5
     edges_per_node: int = 2  # derive rule: keep top-k incoming edges; 0 = keep all
     grad_clip: float = 5.0
+    cost_weight: float = 0.0  # lambda of the MACs penalty; 0 = the paper's accuracy-only search
 
 
 @dataclass
@@ -285,6 +284,7 @@ class Config:
             ("search.edges_per_node", self.search.edges_per_node >= 0, ">= 0 (0 keeps all edges)"),
             ("search.lr", self.search.lr > 0, "> 0"),
             ("search.arch_lr", self.search.arch_lr >= 0, ">= 0"),
+            ("search.cost_weight", self.search.cost_weight >= 0, ">= 0 (0 = no cost penalty)"),
             ("retrain.epochs", self.retrain.epochs >= 0, ">= 0"),
             ("retrain.batch_size", self.retrain.batch_size >= 1, ">= 1"),
             ("retrain.lr", self.retrain.lr > 0, "> 0"),

@@ -24,6 +24,7 @@ from torch import nn
 
 from partnas_lib.models.backbone import ResNetTrunk
 from partnas_lib.models.heads import PartPoseNet, VolumeOutput
+from partnas_lib.nas import cost
 from partnas_lib.nas.cells import SearchCell
 from partnas_lib.nas.genotype import NUM_INPUTS, NUM_NODES, Genotype, derive_cell, edge_index
 from partnas_lib.skeleton import PartGrouping
@@ -70,6 +71,10 @@ class PartSupernet(PartPoseNet):
         # Small random init, as DARTS: all ops start (almost) equally likely.
         self.alpha = nn.Parameter(1e-3 * torch.randn(n_parts, n_edges, len(ops)))
         self.beta = nn.Parameter(1e-3 * torch.randn(n_parts, n_edges))
+        # multiply-adds of every op at every cell's resolution, for the cost-aware search
+        feat = image_size // trunk.out_stride
+        sizes = [(feat * 2 ** (i + 1), feat * 2 ** (i + 1)) for i in range(num_cells)]
+        self.register_buffer("op_macs", cost.op_cost_table(self.ops, channels, sizes), persistent=False)
 
     def arch_parameters(self) -> list[nn.Parameter]:
         """alpha ``(P, 9, num_ops)`` and beta ``(P, 9)`` (beta only with edge normalisation):
@@ -88,6 +93,18 @@ class PartSupernet(PartPoseNet):
             out.append(F.softmax(self.beta[:, start:start + NUM_INPUTS + n], dim=-1))
             start += NUM_INPUTS + n
         return out
+
+    def expected_head_macs(self, edges_per_node: int = 2) -> torch.Tensor:
+        """``(P,)`` expected multiply-adds of each part's derived head under the current alpha and
+        beta, differentiable (:func:`partnas_lib.nas.cost.expected_macs`)."""
+        beta = self.beta if self.edge_norm else None
+        return cost.expected_macs(self.alpha, beta, self.op_macs, self.ops, edges_per_node)
+
+    def cost_penalty(self, edges_per_node: int = 2) -> torch.Tensor:
+        """``E[MACs]`` of all heads over its value with every op and edge equally likely: the
+        dimensionless term that ``search.cost_weight`` scales in the architecture loss."""
+        uniform = cost.expected_macs(torch.zeros_like(self.alpha), None, self.op_macs, self.ops, edges_per_node)
+        return self.expected_head_macs(edges_per_node).sum() / uniform.sum().clamp_min(1.0)
 
     def part_volumes(self, feats: list[torch.Tensor], sizes: list[tuple[int, int]]) -> list[torch.Tensor]:
         return self.heads(feats, sizes, F.softmax(self.alpha, dim=-1), self.edge_weights())

@@ -93,6 +93,7 @@ def run_search(cfg: Config, run: RunDir, resume: bool = False) -> Genotype:
     log.info(f"search: {len(half_w)} samples for weights, {len(half_a)} for alpha/beta; "
              f"{len(model.grouping)} parts, K={s.partial_channels}, edge_norm={s.edge_norm}, device={device}, "
              f"{torch.get_num_threads()} torch threads"
+             + (f", MACs penalty cost_weight={s.cost_weight}" if s.cost_weight > 0 else "")
              + (f", {dist.world_size} processes x batch {batch}" if dist.enabled else ""))
     net = distributed.wrap(model, device)
 
@@ -105,9 +106,14 @@ def run_search(cfg: Config, run: RunDir, resume: bool = False) -> Genotype:
         order_a = distributed.shard_order(epoch_order(len(half_a), cfg.seed, 2 * epoch + 1))[first * batch:]
         return zip(iterate_batches(half_w, order_w, batch, device), iterate_batches(half_a, order_a, batch, device))
 
+    def arch_loss(net: torch.nn.Module, b: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The pose loss plus, with ``search.cost_weight`` > 0, the expected-MACs penalty."""
+        return loss(net, b) + s.cost_weight * model.cost_penalty(s.edges_per_node)
+
     def step(pair: tuple, epoch: int) -> dict[str, float]:
         return search_step(net, w_opt, a_opt, pair[0], pair[1], loss, weights,
-                           update_arch=epoch >= s.warmup_epochs, grad_clip=s.grad_clip)
+                           update_arch=epoch >= s.warmup_epochs, grad_clip=s.grad_clip,
+                           arch_loss_fn=arch_loss if s.cost_weight > 0 else None)
 
     def end_epoch(epoch: int, mean: dict[str, float]) -> None:
         update_arch = epoch >= s.warmup_epochs
@@ -115,7 +121,9 @@ def run_search(cfg: Config, run: RunDir, resume: bool = False) -> Genotype:
         check_finite_parameters(model, f"search epoch {epoch + 1}")
         record = {"epoch": epoch + 1, "phase": "search" if update_arch else "warmup",
                   "w_loss": mean["w_loss"], "a_loss": mean["a_loss"] if update_arch else None,
-                  "parts": model.arch_state(), "genotype": model.derive(s.edges_per_node).to_json()["parts"]}
+                  "parts": model.arch_state(), "genotype": model.derive(s.edges_per_node).to_json()["parts"],
+                  "expected_head_macs": dict(zip(model.grouping.part_names,
+                                                 model.expected_head_macs(s.edges_per_node).tolist()))}
         stage.records["history"]["epochs"].append(record)
         run.write_json(run.alpha_history, stage.records["history"])
         log.info(f"search epoch {epoch + 1}/{s.epochs} ({record['phase']}): weight loss {record['w_loss']:.4f}"

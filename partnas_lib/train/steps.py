@@ -77,7 +77,8 @@ def train_step(net: nn.Module, optimizer: torch.optim.Optimizer, batch: dict[str
 
 def search_step(net: nn.Module, w_opt: torch.optim.Optimizer, a_opt: torch.optim.Optimizer,
                 batch_w: dict[str, torch.Tensor], batch_a: dict[str, torch.Tensor], loss_fn: LossFn,
-                weights: list[torch.Tensor], update_arch: bool = True, grad_clip: float = 5.0) -> dict[str, float]:
+                weights: list[torch.Tensor], update_arch: bool = True, grad_clip: float = 5.0,
+                arch_loss_fn: LossFn | None = None) -> dict[str, float]:
     """One first-order DARTS step: the architecture (alpha, beta) on ``batch_a``, then the
     weights on ``batch_w`` (gradient norm of ``weights`` clipped to ``grad_clip``).
 
@@ -87,13 +88,16 @@ def search_step(net: nn.Module, w_opt: torch.optim.Optimizer, a_opt: torch.optim
     skipped, and so is every weight gradient in the heads (about half the step's work; the same
     alpha/beta gradient).  Under ``torchrun`` it runs the full backward instead, whose
     DistributedDataParallel hooks average alpha/beta's gradients over the processes.
+    ``arch_loss_fn`` (default ``loss_fn``) is what the architecture step minimises, e.g. the pose
+    loss plus a cost penalty (:mod:`partnas_lib.nas.cost`).
     ``update_arch=False`` (warm-up) skips the architecture step.  Returns
     ``{"w_loss": ..., "a_loss": ...}`` (no ``a_loss`` in warm-up).
     """
     losses = {}
     if update_arch:
         arch = None if distributed.info().enabled else [p for g in a_opt.param_groups for p in g["params"]]
-        losses["a_loss"] = train_step(net, a_opt, batch_a, loss_fn, where="architecture step", only=arch)
+        losses["a_loss"] = train_step(net, a_opt, batch_a, arch_loss_fn or loss_fn, where="architecture step",
+                                      only=arch)
     losses["w_loss"] = train_step(net, w_opt, batch_w, loss_fn, grad_clip, weights, where="weight step")
     return losses
 
