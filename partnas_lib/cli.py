@@ -36,6 +36,7 @@ from pathlib import Path
 
 from partnas_lib import pipeline, threads
 from partnas_lib.ablation.run import ablation_markdown, run_ablation
+from partnas_lib.ablation.variants import VARIANTS
 from partnas_lib.config import MODEL_KINDS, PRESETS, Config, apply_overrides, get_preset
 from partnas_lib.data.check import add_check_parser, run_check
 from partnas_lib.eval.multi_person import evaluate_multi
@@ -120,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=1, metavar="N",
                    help="run the (variant, seed) runs in N parallel processes, cores // N torch threads each")
     p.add_argument("--variants", nargs="+", default=None, metavar="NAME",
-                   choices=["part_aware", "shared", "random", "baseline"], help="default: all four")
+                   choices=list(VARIANTS), help=f"default: all of {', '.join(VARIANTS)}")
     p = sub.add_parser("model", help="inspect networks without training")
     msub = p.add_subparsers(dest="model_command", required=True)
     p = msub.add_parser("summary", help="parameters (total, trunk, per part), multiply-adds, output shapes")

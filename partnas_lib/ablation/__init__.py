@@ -6,12 +6,13 @@ fewer parameters (docs/method.md Sec. 1).  A NAS result also has to beat archite
 choose.  ``partnas ablate`` trains, at **equal training budget** (same data, same retrain
 epochs, optimiser and augmentation; only the network differs), for several seeds:
 
-==============  ===============================================================================
-``part_aware``  the method: one searched cell per part, 5 kinematic parts
-``shared``      one searched decoder for all 17 joints (``model.parts=1``): "previous methods"
-``random``      one cell per part drawn at random from the same space (no search)
-``baseline``    the 3DMPPE ResNet + 3 deconvolutions network scaled to the preset (no search)
-==============  ===============================================================================
+==================  ==============================================================================
+``part_aware``      the method: one searched cell per part, 5 kinematic parts
+``shared``          one searched decoder for all 17 joints (``model.parts=1``): "previous methods"
+``shared_matched``  the same, widened to the part-aware network's expected size (capacity control)
+``random``          one cell per part drawn at random from the same space (no search)
+``baseline``        the 3DMPPE ResNet + 3 deconvolutions network scaled to the preset (no search)
+==================  ==============================================================================
 
 Each (variant, seed) is an ordinary run directory ``DIR/<variant>/seed<N>/`` produced by
 :func:`partnas_lib.pipeline.reproduce` with ``resume=True``, so an interrupted ablation picks up

@@ -3,12 +3,11 @@ sequence or in parallel single-thread processes, then the mean and spread over s
 
 from __future__ import annotations
 
-import copy
 import datetime
 import json
 import subprocess
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Sequence
@@ -22,7 +21,8 @@ from partnas_lib.ablation.schema import (
     validate_ablation,
 )
 from partnas_lib.ablation.stats import comparison_pairs, paired_comparisons
-from partnas_lib.config import Config, apply_overrides
+from partnas_lib.ablation.variants import VARIANTS, variant_config, variant_overrides
+from partnas_lib.config import Config
 from partnas_lib.eval.metrics import per_part_mpjpe
 from partnas_lib.io import atomic_write_text
 from partnas_lib.models.summary import summarize_config
@@ -30,37 +30,6 @@ from partnas_lib.nas.agreement import genotype_agreement
 from partnas_lib.nas.genotype import Genotype
 from partnas_lib.skeleton import get_grouping
 from partnas_lib.train.retrain import FINAL
-
-
-@dataclass(frozen=True)
-class Variant:
-    """One arm of the ablation: config overrides applied on top of the preset and user overrides."""
-
-    name: str
-    description: str
-    overrides: tuple[str, ...]
-
-    @property
-    def searched(self) -> bool:
-        return "model.kind=searched" in self.overrides
-
-
-VARIANTS: dict[str, Variant] = {v.name: v for v in (
-    Variant("part_aware", "searched, one cell per part (5 kinematic parts): the method",
-            ("model.kind=searched", "model.parts=5")),
-    Variant("shared", "searched, one shared decoder for all 17 joints (1 part)",
-            ("model.kind=searched", "model.parts=1")),
-    Variant("random", "random cell per part from the same space (5 parts), no search",
-            ("model.kind=random", "model.parts=5")),
-    Variant("baseline", "3DMPPE ResNet + 3 deconvolutions (trunk to layer4), no search",
-            ("model.kind=baseline", "model.parts=5")),
-)}
-
-
-def variant_config(base: Config, variant: Variant, seed: int) -> Config:
-    """``base`` (preset + user overrides) with the variant's overrides and ``seed``."""
-    cfg = copy.deepcopy(base)
-    return apply_overrides(cfg, [*variant.overrides, f"seed={seed}"])
 
 
 def _comparable(cfg: Config) -> dict[str, Any]:
@@ -146,7 +115,7 @@ def run_ablation(base: Config, out: str | Path, seeds: Sequence[int], variants: 
     Args:
         base: the preset with the user's overrides already applied (``overrides`` are only recorded).
         seeds: one full run (search where applicable + retrain + evaluate) per seed and variant.
-        variants: names from :data:`VARIANTS` (default: all four).
+        variants: names from :data:`VARIANTS` (default: all of them).
         workers: with N > 1, the runs go to N parallel processes (:func:`run_parallel`) first;
             the results are then read back exactly as a sequential ablation would read them.
     """
@@ -165,18 +134,19 @@ def run_ablation(base: Config, out: str | Path, seeds: Sequence[int], variants: 
     out.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {}
     agreement: dict[str, Any] = {}
+    resolved = {name: variant_overrides(base, VARIANTS[name]) for name in names}
     if workers > 1:
-        run_parallel([(variant_config(base, VARIANTS[name], s), out / name / f"seed{s}")
+        run_parallel([(variant_config(base, resolved[name], s), out / name / f"seed{s}")
                       for name in names for s in seeds], workers)
     for name in names:
         variant = VARIANTS[name]
         runs = []
         for s in seeds:
-            record = run_one(variant_config(base, variant, s), out / name / f"seed{s}")
+            record = run_one(variant_config(base, resolved[name], s), out / name / f"seed{s}")
             record["dir"] = f"{name}/seed{s}"
             runs.append(record)
         mean, std = aggregate(runs)
-        results[name] = {"description": variant.description, "overrides": list(variant.overrides),
+        results[name] = {"description": variant.description, "overrides": resolved[name],
                          "runs": runs, "mean": mean, "std": std}
         if variant.searched:
             genotypes = [Genotype.load(out / r["dir"] / "genotype.json") for r in runs]

@@ -112,6 +112,11 @@ def summarize_config(cfg: Config, which: str = "searched", genotype: Genotype | 
             model = build_derived(cfg, genotype)
     report = model_summary(model, cfg.data.image_size)
     report.update({"preset": cfg.preset, "which": which})
+    if which != "baseline":  # the paper's efficiency claim is a ratio to this network (docs/method.md Sec. 1)
+        with torch.device("meta"):
+            base = model_summary(build_baseline(cfg), cfg.data.image_size)
+        report["over_baseline"] = {"params": report["params"] / base["params"], "macs": report["macs"] / base["macs"],
+                                   "baseline_params": base["params"], "baseline_macs": base["macs"]}
     if which in ("searched", "random") and genotype is not None:
         report["genotype"] = genotype.to_json()["parts"]
     return report
@@ -132,8 +137,12 @@ def format_summary(report: dict[str, Any]) -> str:
         f"  multiply-adds  {_si(report['macs']):>11}  (trunk {_si(report['trunk_macs'])}, "
         f"heads {_si(report['head_macs'])})",
         f"  output         {report['output_shape']}  (stride {report['geometry']['stride']})",
-        "  per part:",
     ]
+    if "over_baseline" in report:
+        o = report["over_baseline"]
+        lines.append(f"  vs baseline    {o['params']:.3f}x parameters, {o['macs']:.3f}x multiply-adds (ResNet + "
+                     f"deconv at this preset: {_si(o['baseline_params'])}, {_si(o['baseline_macs'])})")
+    lines.append("  per part:")
     for name, n in report["per_part_params"].items():
         lines.append(f"    {name:<16} {n / 1e6:8.3f} M  volume {report['part_output_shapes'][name]}")
     return "\n".join(lines)

@@ -13,9 +13,9 @@ from conftest import REPO
 
 from partnas_lib import cli
 from partnas_lib.ablation.report import ablation_markdown
-from partnas_lib.ablation.run import VARIANTS
 from partnas_lib.ablation.schema import validate_ablation
-from partnas_lib.config import apply_overrides, get_preset
+from partnas_lib.ablation.variants import VARIANTS
+from partnas_lib.config import Config, apply_overrides, get_preset
 from partnas_lib.models.build import random_genotype
 from partnas_lib.nas.genotype import Genotype
 
@@ -60,14 +60,19 @@ def test_every_variant_runs_end_to_end(ablation):
             for rel in ("config.json", "metrics.json", "checkpoints/model.pt", "predictions.npz"):
                 assert (run / rel).is_file(), (name, seed, rel)
             searched = (run / "search" / "alpha_history.json").is_file()
-            assert searched == (name in ("part_aware", "shared")), name
+            assert searched == (name in ("part_aware", "shared", "shared_matched")), name
             assert json.loads((run / "metrics.json").read_text())["model_kind"] == \
-                {"part_aware": "searched", "shared": "searched"}.get(name, name)
+                {"part_aware": "searched", "shared": "searched", "shared_matched": "searched"}.get(name, name)
     assert not (out / "baseline" / "seed0" / "genotype.json").exists()
     v = data["variants"]
     assert v["baseline"]["mean"]["params"] > v["part_aware"]["mean"]["params"]
     assert v["random"]["mean"]["search_seconds"] == 0 and v["part_aware"]["mean"]["search_seconds"] > 0
-    assert set(data["agreement"]) == {"part_aware", "shared"}
+    assert set(data["agreement"]) == {"part_aware", "shared", "shared_matched"}
+    # the capacity control: one decoder widened to the part-aware network's size
+    matched = Config.load(out / "shared_matched" / "seed0" / "config.json").model.head_channels
+    assert v["shared_matched"]["overrides"][-1] == f"model.head_channels={matched}"
+    assert matched > get_preset("smoke").model.head_channels
+    assert v["shared_matched"]["mean"]["params"] > v["shared"]["mean"]["params"]
     assert set(data["agreement"]["part_aware"]["parts"]) == set(data["part_grouping"])
     assert set(v["shared"]["runs"][0]["per_part_mpjpe"]) == set(data["part_grouping"])  # 5 parts for all
     md = (out / "ablation.md").read_text()

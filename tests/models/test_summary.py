@@ -12,7 +12,7 @@ from partnas_lib import cli
 from partnas_lib.config import get_preset
 from partnas_lib.models.build import build_derived, random_genotype
 from partnas_lib.models.heads import count_parameters
-from partnas_lib.models.summary import count_macs, model_summary, summarize_config
+from partnas_lib.models.summary import count_macs, format_summary, model_summary, summarize_config
 from partnas_lib.nas.genotype import CellGenotype, Genotype
 
 
@@ -49,6 +49,15 @@ def test_summary_fields_add_up(which):
         assert r["arch_params"] == 5 * 9 * 8 + 5 * 9  # alpha + beta, not counted in params
     else:
         assert r["arch_params"] == 0
+    if which == "baseline":
+        assert "over_baseline" not in r
+    else:  # the paper's efficiency claim, as ratios to the baseline at the same preset
+        base = summarize_config(cfg, "baseline")
+        o = r["over_baseline"]
+        assert o["params"] == pytest.approx(r["params"] / base["params"])
+        assert o["macs"] == pytest.approx(r["macs"] / base["macs"])
+        assert (o["baseline_params"], o["baseline_macs"]) == (base["params"], base["macs"])
+        assert "x multiply-adds" in format_summary(r)
 
 
 @pytest.mark.slow
