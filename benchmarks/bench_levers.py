@@ -43,35 +43,12 @@ from partnas_lib.config import Config, get_preset  # noqa: E402
 from partnas_lib.models.build import build_baseline, build_derived, build_trunk, random_genotype  # noqa: E402
 from partnas_lib.models.heads import PartPoseNet, VolumeOutput  # noqa: E402
 from partnas_lib.models.integral import integral_l1_loss  # noqa: E402
-from partnas_lib.nas.cells import _CellInputs, concat_nodes  # noqa: E402
+from partnas_lib.nas.cells import FixedCell  # noqa: E402
 from partnas_lib.nas.genotype import CellGenotype, Genotype  # noqa: E402
-from partnas_lib.nas.ops import build_op, run_op  # noqa: E402
 from partnas_lib.skeleton import get_grouping  # noqa: E402
 from partnas_lib.train.device import make_adam  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-class GroupedCell(nn.Module):
-    """One derived cell for all P parts at once (the same cell in every part): P * C channels,
-    part-major, every 1x1 conv grouped by part -- P separate cells in one set of kernel calls."""
-
-    def __init__(self, c_prev_prev: int, c_prev: int, channels: int, cell: CellGenotype, parts: int,
-                 grouped: tuple[bool, bool]):
-        super().__init__()
-        self.cell, self.parts = cell, parts
-        self.inputs = _CellInputs(c_prev_prev, c_prev, channels, affine=True, parts=parts, grouped=grouped)
-        self.edge_ops = nn.ModuleList(
-            nn.ModuleList(build_op(op, parts * channels, affine=True, groups=parts) for op, _ in node)
-            for node in cell.nodes)
-        self.out_channels = parts * len(cell.nodes) * channels
-
-    def forward(self, s0: torch.Tensor, s1: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-        states = self.inputs(s0, s1, size)
-        cache: dict[int, torch.Tensor] = {}
-        for node, ops in zip(self.cell.nodes, self.edge_ops):
-            states.append(sum(run_op(op, states[src], cache, src) for (_, src), op in zip(node, ops)))
-        return concat_nodes(states[2:], self.parts)
 
 
 class GroupedHeadsNet(PartPoseNet):
@@ -87,7 +64,7 @@ class GroupedHeadsNet(PartPoseNet):
         self.cells = nn.ModuleList()
         grouped = (False, False)  # the first cell reads the trunk, shared by all parts
         for _ in range(m.head_cells):
-            c = GroupedCell(c_pp, c_p, m.head_channels, cell, parts, grouped)
+            c = FixedCell(c_pp, c_p, m.head_channels, cell, parts, grouped)
             self.cells.append(c)
             c_pp, c_p, grouped = c_p, c.out_channels, (grouped[1], True)
         self.parts = parts

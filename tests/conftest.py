@@ -53,3 +53,13 @@ def tiny_cfg(cache_dir: Path) -> Config:
     cfg.data.cache_dir = str(cache_dir)
     cfg.data.num_train, cfg.data.num_test, cfg.data.num_val = 64, 16, 0
     return cfg
+
+
+def search_cfg(parts: str = "5", k: int = 4, edge_norm: bool = True) -> Config:
+    """The smoke preset with a part grouping, PC-DARTS's K and edge normalisation set (validated)."""
+    cfg = get_preset("smoke")
+    cfg.model.parts = parts
+    cfg.search.partial_channels = k
+    cfg.search.edge_norm = edge_norm
+    cfg.validate()
+    return cfg

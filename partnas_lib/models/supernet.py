@@ -75,6 +75,7 @@ class PartSupernet(PartPoseNet):
         feat = image_size // trunk.out_stride
         sizes = [(feat * 2 ** (i + 1), feat * 2 ** (i + 1)) for i in range(num_cells)]
         self.register_buffer("op_macs", cost.op_cost_table(self.ops, channels, sizes), persistent=False)
+        self._uniform_macs: dict[int, float] = {}  # edges_per_node -> E[MACs] at uniform alpha/beta (a constant)
 
     def arch_parameters(self) -> list[nn.Parameter]:
         """alpha ``(P, 9, num_ops)`` and beta ``(P, 9)`` (beta only with edge normalisation):
@@ -103,8 +104,11 @@ class PartSupernet(PartPoseNet):
     def cost_penalty(self, edges_per_node: int = 2) -> torch.Tensor:
         """``E[MACs]`` of all heads over its value with every op and edge equally likely: the
         dimensionless term that ``search.cost_weight`` scales in the architecture loss."""
-        uniform = cost.expected_macs(torch.zeros_like(self.alpha), None, self.op_macs, self.ops, edges_per_node)
-        return self.expected_head_macs(edges_per_node).sum() / uniform.sum().clamp_min(1.0)
+        if edges_per_node not in self._uniform_macs:  # computed once, not at every architecture step
+            uniform = cost.expected_macs(torch.zeros_like(self.alpha.detach()), None, self.op_macs, self.ops,
+                                         edges_per_node)
+            self._uniform_macs[edges_per_node] = max(float(uniform.sum()), 1.0)
+        return self.expected_head_macs(edges_per_node).sum() / self._uniform_macs[edges_per_node]
 
     def part_volumes(self, feats: list[torch.Tensor], sizes: list[tuple[int, int]]) -> list[torch.Tensor]:
         return self.heads(feats, sizes, F.softmax(self.alpha, dim=-1), self.edge_weights())

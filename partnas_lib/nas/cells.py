@@ -151,7 +151,10 @@ class _CellInputs(nn.Module):
 
 
 def concat_nodes(states: list[torch.Tensor], parts: int) -> torch.Tensor:
-    """Concatenate node outputs per part: ``P * C`` each -> ``P * (n C)``, still part-major."""
+    """Concatenate node outputs per part: ``P * C`` each -> ``P * (n C)``, still part-major.
+    With one part that is a plain concatenation (which keeps the inputs' memory format)."""
+    if parts == 1:
+        return torch.cat(states, dim=1)
     b, c, h, w = states[0].shape
     return torch.cat([s.reshape(b, parts, c // parts, h, w) for s in states], dim=2).reshape(b, -1, h, w)
 
@@ -190,21 +193,27 @@ class SearchCell(nn.Module):
 
 
 class FixedCell(nn.Module):
-    """A derived cell of one part: only the kept edges, each one op on all ``C`` channels."""
+    """A derived cell of one part: only the kept edges, each one op on all ``C`` channels.
 
-    def __init__(self, c_prev_prev: int, c_prev: int, channels: int, genotype: CellGenotype):
+    ``parts = P > 1`` runs the same cell for P parts at once, part-grouped as in the supernet
+    (``benchmarks/bench_levers.py`` measures what that batching would buy)."""
+
+    def __init__(self, c_prev_prev: int, c_prev: int, channels: int, genotype: CellGenotype, parts: int = 1,
+                 grouped: tuple[bool, bool] = (False, False)):
         super().__init__()
-        self.inputs = _CellInputs(c_prev_prev, c_prev, channels, affine=True)
+        self.parts = parts
+        self.inputs = _CellInputs(c_prev_prev, c_prev, channels, affine=True, parts=parts, grouped=grouped)
         self.genotype = genotype
         self.edge_ops = nn.ModuleList(
-            nn.ModuleList(build_op(op, channels, affine=True) for op, _ in node) for node in genotype.nodes
+            nn.ModuleList(build_op(op, parts * channels, affine=True, groups=parts) for op, _ in node)
+            for node in genotype.nodes
         )
-        self.out_channels = len(genotype.nodes) * channels
+        self.out_channels = parts * len(genotype.nodes) * channels
 
     def forward(self, s0: torch.Tensor, s1: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
         states = self.inputs(s0, s1, size)
         relu_cache: dict[int, torch.Tensor] = {}  # relu(state), computed once per state (run_op)
         for node, ops in zip(self.genotype.nodes, self.edge_ops):
             states.append(sum(run_op(op, states[src], relu_cache, src) for (_, src), op in zip(node, ops)))
-        return torch.cat(states[NUM_INPUTS:], dim=1)
+        return concat_nodes(states[NUM_INPUTS:], self.parts)
 

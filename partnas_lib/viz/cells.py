@@ -190,8 +190,7 @@ def draw_cells_grid(genotypes: Mapping[str, Genotype | Mapping[str, CellGenotype
     for c, (label, cells) in enumerate(columns.items()):
         for r, part in enumerate(names):
             draw_cell(cells[part], ax=axes[r, c], title=f"{part} | {label}", colour=colours[part])
-    rows = columns
-    _op_legend(fig, {op for cells in rows.values() for cell in cells.values() for op, _, _ in cell.edges})
+    _op_legend(fig, {op for cells in columns.values() for cell in cells.values() for op, _, _ in cell.edges})
     fig.tight_layout()
     return fig
 

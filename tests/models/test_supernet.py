@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import search_cfg
 
 from partnas_lib.config import get_preset
 from partnas_lib.models.build import build_supernet
@@ -13,19 +14,10 @@ from partnas_lib.models.integral import soft_argmax_3d
 from partnas_lib.skeleton import get_grouping
 
 
-def _cfg(parts="5", k=4, edge_norm=True):
-    cfg = get_preset("smoke")
-    cfg.model.parts = parts
-    cfg.search.partial_channels = k
-    cfg.search.edge_norm = edge_norm
-    cfg.validate()
-    return cfg
-
-
 @pytest.mark.parametrize("k,edge_norm", [(4, True), (1, False), (2, True)])
 def test_every_supernet_parameter_and_alpha_beta_gets_a_gradient(k, edge_norm):
     torch.manual_seed(0)
-    net = build_supernet(_cfg(k=k, edge_norm=edge_norm))
+    net = build_supernet(search_cfg(k=k, edge_norm=edge_norm))
     net.train()
     out = net.predict(torch.rand(4, 3, 64, 64))
     (out * torch.randn_like(out)).sum().backward()
@@ -62,7 +54,7 @@ def test_output_shapes_per_part(preset, parts):
 
 
 def test_volumes_are_assembled_in_joint_order():
-    net = build_supernet(_cfg(parts="5")).eval()
+    net = build_supernet(search_cfg(parts="5")).eval()
     with torch.no_grad():
         x = torch.rand(1, 3, 64, 64)
         feats = net.trunk(x)
@@ -79,7 +71,7 @@ def test_part_heads_are_independent(k):
     """The grouped evaluation must equal separate heads: part j's output never depends on
     part i's alpha, beta or head weights."""
     torch.manual_seed(0)
-    net = build_supernet(_cfg(k=k))
+    net = build_supernet(search_cfg(k=k))
     net.train()
     out = net(torch.rand(4, 3, 64, 64))
     out[:, [14, 15, 16]].sum().backward()  # right arm = part 1 only

@@ -7,19 +7,11 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import search_cfg
 
-from partnas_lib.config import DEFAULT_OPS, get_preset
+from partnas_lib.config import DEFAULT_OPS
 from partnas_lib.models.build import build_derived, build_supernet
 from partnas_lib.nas.genotype import Genotype, derive_cell, edge_index, random_cell
-
-
-def _cfg(parts="5", k=4, edge_norm=True):
-    cfg = get_preset("smoke")
-    cfg.model.parts = parts
-    cfg.search.partial_channels = k
-    cfg.search.edge_norm = edge_norm
-    cfg.validate()
-    return cfg
 
 
 def test_derive_rule_hand_made_alpha():
@@ -41,7 +33,7 @@ def test_derive_rule_hand_made_alpha():
 
 
 def test_genotype_json_round_trip_and_derived_network(tmp_path):
-    cfg = _cfg()
+    cfg = search_cfg()
     g = build_supernet(cfg).derive(2)
     path = tmp_path / "genotype.json"
     g.save(path)
@@ -61,7 +53,7 @@ def test_genotype_json_round_trip_and_derived_network(tmp_path):
     (lambda d: d["parts"]["left_arm"][2].__setitem__(0, ["skip_connect"]), "must be \\[op_name, source_node\\]"),
 ])
 def test_malformed_genotypes_are_rejected_with_the_field(tmp_path, mutate, message):
-    cfg = _cfg()
+    cfg = search_cfg()
     data = build_supernet(cfg).derive(2).to_json()
     mutate(data)
     path = tmp_path / "bad.json"
@@ -78,9 +70,9 @@ def test_genotype_file_that_is_not_json(tmp_path):
 
 
 def test_genotype_that_does_not_fit_the_grouping():
-    g = build_supernet(_cfg(parts="3")).derive(2)
+    g = build_supernet(search_cfg(parts="3")).derive(2)
     with pytest.raises(ValueError, match="does not match the config"):
-        build_derived(_cfg(parts="5"), g)
+        build_derived(search_cfg(parts="5"), g)
 
 
 def test_random_cells_are_valid():
