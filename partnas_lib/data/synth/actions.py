@@ -1,93 +1,40 @@
 """Actions: distributions over joint angles, and a pose placed in the world.
 
-Each of :data:`ACTIONS` is a small function that draws joint angles (walking is a gait cycle,
-sitting has hips and knees near 90 deg, ...); :func:`sample_angles` clips them to the
-anatomical limits of :mod:`~partnas_lib.data.synth.body`.  :func:`sample_pose` does everything:
+Each of :data:`ACTIONS` is a small function that draws joint angles; :func:`sample_angles`
+clips them to the anatomical limits of :mod:`~partnas_lib.data.synth.body`.  The repertoire is
+the everyday one: locomotion from published gait curves (:mod:`~partnas_lib.data.synth.gait`),
+gestures and strikes (:mod:`~partnas_lib.data.synth.gestures`), and the postures here --
+reaching, bending to pick something up, bowing, crouching, sitting.  :func:`draw_action` picks
+one with the weights of :data:`ACTION_WEIGHTS`; :func:`sample_pose` does everything: action,
 angles, forward kinematics, and placement in the world (random yaw about the vertical, random
 position near the capture centre, feet on the floor -- :func:`place_in_world`).
+
+Why weights?  Upright activity dominates what people are filmed doing: time-use and
+activity-monitor studies find adults spend most of their upright time standing and walking
+(e.g. Tudor-Locke et al., *Int. J. Behav. Nutr. Phys. Act.* 2011), and a good part of it
+gesturing while they talk (McNeill 1992).  Deep flexion -- crouching, sitting, bending to the
+floor -- is common but brief.  :data:`ACTION_WEIGHTS` is the project's rough reading of that,
+not a fit to any dataset: about 40 % locomotion (a sixth of it gesturing while walking), 30 %
+gestures and strikes, 30 % standing and other postures.
 """
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
+from partnas_lib.data.synth import gait, gestures
 from partnas_lib.data.synth.body import Body, clip_to_limits, forward_kinematics, neutral_angles, rot_z
-
-ACTIONS: tuple[str, ...] = ("standing", "walking", "reaching", "bending", "crouching", "sitting")
-
+from partnas_lib.data.synth.posture import SIDES, head_look, pick_side, relaxed_arm, standing
 
 # --------------------------------------------------------------------------------------------
-# Actions: distributions over joint angles
+# Postures: distributions over joint angles
 # --------------------------------------------------------------------------------------------
-
-def _relaxed_arm(rng: np.random.Generator, a: dict[str, float], side: str) -> None:
-    """An arm that is not doing anything in particular: hanging, on the hip, or bent in front."""
-    mode = rng.choice(["down", "down", "down", "hip", "front"])
-    if mode == "down":
-        a[f"{side}_shoulder_flex"] = rng.uniform(-15, 25)
-        a[f"{side}_shoulder_abd"] = rng.uniform(6, 22)
-        a[f"{side}_elbow_flex"] = rng.uniform(3, 45)
-    elif mode == "hip":  # hand on the hip: elbow out to the side and bent
-        a[f"{side}_shoulder_flex"] = rng.uniform(-25, 5)
-        a[f"{side}_shoulder_abd"] = rng.uniform(35, 60)
-        a[f"{side}_shoulder_twist"] = rng.uniform(-40, -15)
-        a[f"{side}_elbow_flex"] = rng.uniform(80, 115)
-        return
-    else:  # forearm across the body (holding something, arms crossed, phone)
-        a[f"{side}_shoulder_flex"] = rng.uniform(10, 50)
-        a[f"{side}_shoulder_abd"] = rng.uniform(-10, 15)
-        a[f"{side}_elbow_flex"] = rng.uniform(80, 140)
-    a[f"{side}_shoulder_twist"] = rng.uniform(-30, 30)
-
-
-def _head(rng: np.random.Generator, a: dict[str, float], flex: float = 0.0) -> None:
-    """Head looks around a little; ``flex`` biases nodding (negative looks up)."""
-    a["neck_flex"] = flex + rng.normal(0, 10)
-    a["neck_lat"] = rng.normal(0, 6)
-    a["neck_twist"] = rng.normal(0, 20)
-
-
-def _standing(rng: np.random.Generator, a: dict[str, float]) -> None:
-    a["pelvis_roll"] = rng.normal(0, 4)
-    a["spine_flex"] = rng.normal(2, 4)
-    a["chest_flex"] = rng.normal(0, 3)
-    a["spine_twist"] = rng.normal(0, 6)
-    a["spine_lat"] = rng.normal(0, 3)
-    for side in ("l", "r"):
-        a[f"{side}_hip_flex"] = rng.normal(0, 6)
-        a[f"{side}_hip_abd"] = rng.uniform(0, 12)
-        a[f"{side}_hip_twist"] = rng.normal(0, 10)
-        a[f"{side}_knee_flex"] = rng.uniform(0, 12)
-        _relaxed_arm(rng, a, side)
-    _head(rng, a)
-
-
-def _walking(rng: np.random.Generator, a: dict[str, float]) -> None:
-    """A gait cycle: phase ``phi`` drives leg swing, knee flexion and arm counter-swing."""
-    phi = rng.uniform(0, 2 * np.pi)
-    stride = rng.uniform(0.6, 1.3)  # slow stroll .. brisk walk
-    a["spine_flex"] = rng.uniform(0, 8)
-    a["chest_flex"] = rng.uniform(0, 5)
-    a["spine_twist"] = -6 * stride * np.sin(phi)  # shoulders counter-rotate against the hips
-    a["pelvis_roll"] = 3 * np.cos(phi)
-    for side, phase in (("r", phi), ("l", phi + np.pi)):
-        # Thigh swings sinusoidally; the knee flexes most while the leg swings forward.
-        a[f"{side}_hip_flex"] = 6 + 24 * stride * np.sin(phase)
-        a[f"{side}_knee_flex"] = 5 + 55 * stride * max(0.0, np.cos(phase + 0.3)) ** 2
-        a[f"{side}_hip_abd"] = rng.uniform(0, 6)
-        a[f"{side}_hip_twist"] = rng.normal(0, 6)
-        # The arm of the same side swings opposite to its leg.
-        swing = -np.sin(phase)
-        a[f"{side}_shoulder_flex"] = 5 + 25 * stride * swing
-        a[f"{side}_shoulder_abd"] = rng.uniform(6, 15)
-        a[f"{side}_shoulder_twist"] = rng.normal(0, 10)
-        a[f"{side}_elbow_flex"] = 15 + 25 * max(0.0, swing) + rng.uniform(0, 15)
-    _head(rng, a)
-
 
 def _reaching(rng: np.random.Generator, a: dict[str, float]) -> None:
     """One or both arms reach forward, up or to the side; the torso follows a little."""
-    _standing(rng, a)
+    standing(rng, a)
     arms = {"left": ["l"], "right": ["r"], "both": ["l", "r"]}[str(rng.choice(["left", "right", "both"]))]
     for side in arms:
         target = rng.choice(["forward", "up", "side", "forward_up"])
@@ -110,19 +57,19 @@ def _reaching(rng: np.random.Generator, a: dict[str, float]) -> None:
         a[f"{step}_hip_flex"] = rng.uniform(8, 25)
         a[f"{step}_knee_flex"] = rng.uniform(0, 20)
     a["spine_flex"] = rng.uniform(-5, 15)
-    _head(rng, a, flex=-10)
+    head_look(rng, a, flex=-10)
 
 
 def _bending(rng: np.random.Generator, a: dict[str, float]) -> None:
     """Torso forward 30-90 deg, mostly from the hips (pelvis tilts), the rest from the back."""
-    _standing(rng, a)
+    standing(rng, a)
     lean = rng.uniform(30, 90)
     hip_share = rng.uniform(0.5, 0.8)
     a["pelvis_pitch"] = hip_share * lean
     back = (1 - hip_share) * lean
     a["spine_flex"] = 0.6 * back
     a["chest_flex"] = 0.4 * back
-    for side in ("l", "r"):
+    for side in SIDES:
         knee = rng.uniform(0, 35)
         thigh = rng.uniform(-5, 10) + 0.5 * knee  # bent knees push the thighs forward
         # Thigh angle relative to the vertical = hip flexion - pelvis pitch.
@@ -132,7 +79,7 @@ def _bending(rng: np.random.Generator, a: dict[str, float]) -> None:
         a[f"{side}_shoulder_flex"] = lean + rng.uniform(-25, 35)
         a[f"{side}_shoulder_abd"] = rng.uniform(0, 25)
         a[f"{side}_elbow_flex"] = rng.uniform(0, 50)
-    _head(rng, a, flex=-rng.uniform(0, 40))
+    head_look(rng, a, flex=-rng.uniform(0, 40))
 
 
 def _crouching(rng: np.random.Generator, a: dict[str, float]) -> None:
@@ -141,7 +88,7 @@ def _crouching(rng: np.random.Generator, a: dict[str, float]) -> None:
     a["spine_flex"] = rng.uniform(5, 25)
     a["chest_flex"] = rng.uniform(0, 15)
     a["spine_twist"] = rng.normal(0, 5)
-    for side in ("l", "r"):
+    for side in SIDES:
         thigh = rng.uniform(80, 115)
         a[f"{side}_hip_flex"] = thigh + a["pelvis_pitch"]
         a[f"{side}_knee_flex"] = rng.uniform(105, 150)
@@ -155,7 +102,7 @@ def _crouching(rng: np.random.Generator, a: dict[str, float]) -> None:
         side = str(rng.choice(["l", "r"]))
         a[f"{side}_hip_flex"] = rng.uniform(20, 50) + a["pelvis_pitch"]
         a[f"{side}_knee_flex"] = rng.uniform(90, 130)
-    _head(rng, a, flex=-rng.uniform(0, 30))
+    head_look(rng, a, flex=-rng.uniform(0, 30))
 
 
 def _sitting(rng: np.random.Generator, a: dict[str, float]) -> None:
@@ -165,7 +112,7 @@ def _sitting(rng: np.random.Generator, a: dict[str, float]) -> None:
     a["chest_flex"] = rng.uniform(-5, 15)
     a["spine_twist"] = rng.normal(0, 8)
     a["spine_lat"] = rng.normal(0, 4)
-    for side in ("l", "r"):
+    for side in SIDES:
         thigh = rng.uniform(75, 100)
         a[f"{side}_hip_flex"] = thigh + a["pelvis_pitch"]
         a[f"{side}_knee_flex"] = thigh + rng.uniform(-45, 15)  # shin vertical or feet forward
@@ -177,22 +124,81 @@ def _sitting(rng: np.random.Generator, a: dict[str, float]) -> None:
             a[f"{side}_shoulder_twist"] = rng.uniform(-20, 20)
             a[f"{side}_elbow_flex"] = rng.uniform(30, 90)
         else:
-            _relaxed_arm(rng, a, side)
-    _head(rng, a, flex=rng.uniform(-10, 20))
+            relaxed_arm(rng, a, side)
+    head_look(rng, a, flex=rng.uniform(-10, 20))
 
 
-_ACTION_SAMPLERS = {
-    "standing": _standing, "walking": _walking, "reaching": _reaching,
-    "bending": _bending, "crouching": _crouching, "sitting": _sitting,
+def _bowing(rng: np.random.Generator, a: dict[str, float]) -> None:
+    """A bow: the trunk tips forward from the hips with the back straight (15, 30 or 45 deg in
+    the Japanese etiquette of *eshaku*, *keirei*, *saikeirei*; deeper in apology), the legs stay
+    vertical, the arms hang at the sides or the hands meet in front."""
+    standing(rng, a)
+    lean = float(rng.choice([15.0, 30.0, 45.0, 60.0])) + rng.normal(0, 6)
+    a["pelvis_pitch"] = 0.8 * lean
+    a["spine_flex"] = 0.15 * lean
+    a["chest_flex"] = 0.05 * lean + rng.normal(0, 3)
+    a["spine_twist"] = rng.normal(0, 3)
+    hands_in_front = rng.uniform() < 0.4
+    for side in SIDES:
+        a[f"{side}_hip_flex"] = a["pelvis_pitch"] + rng.normal(0, 4)  # thighs stay vertical
+        a[f"{side}_knee_flex"] = rng.uniform(0, 10)
+        if hands_in_front:
+            a[f"{side}_shoulder_flex"] = 0.6 * lean + rng.uniform(0, 20)
+            a[f"{side}_shoulder_abd"] = rng.uniform(-15, 5)
+            a[f"{side}_elbow_flex"] = rng.uniform(10, 45)
+        else:  # arms along the body, or hanging a little forward under gravity
+            a[f"{side}_shoulder_flex"] = rng.uniform(0, 0.5) * lean
+            a[f"{side}_shoulder_abd"] = rng.uniform(0, 10)
+            a[f"{side}_elbow_flex"] = rng.uniform(0, 20)
+    head_look(rng, a, flex=rng.uniform(0, 20))  # the head follows the trunk
+
+
+def _gesturing_while_walking(rng: np.random.Generator, a: dict[str, float]) -> None:
+    """Walking while one arm (sometimes both) waves, shows the way, calls or talks: actions
+    combine, and the legs keep their gait while the arms do something else."""
+    gait.walking(rng, a)
+    side = pick_side(rng)
+    gestures.gesture_arm(rng, a, side)
+    if rng.uniform() < 0.25:
+        gestures.gesture_arm(rng, a, "l" if side == "r" else "r")
+
+
+#: Every action, its sampler and its share of :func:`draw_action` (the weights sum to 1; see
+#: the module docstring for where they come from).
+ACTION_TABLE: dict[str, tuple[Callable[[np.random.Generator, dict[str, float]], None], float]] = {
+    "standing": (standing, 0.09),
+    "walking": (gait.walking, 0.17),
+    "gesturing_while_walking": (_gesturing_while_walking, 0.06),
+    "running": (gait.running, 0.11),
+    "side_stepping": (gait.side_stepping, 0.06),
+    "waving": (gestures.waving, 0.09),
+    "guiding": (gestures.guiding, 0.06),
+    "calling": (gestures.calling, 0.03),
+    "talking": (gestures.talking, 0.05),
+    "punching": (gestures.punching, 0.03),
+    "kicking": (gestures.kicking, 0.03),
+    "bowing": (_bowing, 0.05),
+    "reaching": (_reaching, 0.05),
+    "bending": (_bending, 0.04),
+    "crouching": (_crouching, 0.03),
+    "sitting": (_sitting, 0.05),
 }
+ACTIONS: tuple[str, ...] = tuple(ACTION_TABLE)
+ACTION_WEIGHTS: dict[str, float] = {name: w for name, (_, w) in ACTION_TABLE.items()}
+assert abs(sum(ACTION_WEIGHTS.values()) - 1.0) < 1e-9
+
+
+def draw_action(rng: np.random.Generator) -> str:
+    """One action name, drawn with the probabilities of :data:`ACTION_WEIGHTS`."""
+    return str(rng.choice(ACTIONS, p=list(ACTION_WEIGHTS.values())))
 
 
 def sample_angles(rng: np.random.Generator, action: str) -> dict[str, float]:
     """Joint angles (degrees, clipped to :data:`~partnas_lib.data.synth.body.LIMITS`) for one pose of ``action``."""
-    if action not in _ACTION_SAMPLERS:
+    if action not in ACTION_TABLE:
         raise ValueError(f"unknown action {action!r}; expected one of {ACTIONS}")
     angles = neutral_angles()
-    _ACTION_SAMPLERS[action](rng, angles)
+    ACTION_TABLE[action][0](rng, angles)
     return clip_to_limits(angles)
 
 
@@ -221,7 +227,7 @@ def place_in_world(joints_body: np.ndarray, yaw_deg: float, position_xy: np.ndar
 def sample_pose(rng: np.random.Generator, body: Body, action: str | None = None) -> tuple[np.ndarray, str]:
     """A random world-space pose ``(17, 3)`` (mm, Human3.6M-17 order) and its action.
 
-    ``action=None`` draws one of :data:`ACTIONS` uniformly.  The body faces a random direction
+    ``action=None`` draws one with :func:`draw_action`.  The body faces a random direction
     (yaw uniform in 0-360 deg about world Z) and stands at a random point within
     :data:`PLACEMENT_RADIUS` of the capture centre.  The lowest ankle rests 80-100 mm above the
     floor, except for ``sitting``, where the pelvis rests at chair height (430-520 mm) -- or
@@ -230,7 +236,7 @@ def sample_pose(rng: np.random.Generator, body: Body, action: str | None = None)
     often the case: sitting pelvis heights are typically 500-660 mm.)
     """
     if action is None:
-        action = str(rng.choice(ACTIONS))
+        action = draw_action(rng)
     angles = sample_angles(rng, action)
     joints = forward_kinematics(body, angles)
     yaw = rng.uniform(0.0, 360.0)
@@ -245,5 +251,5 @@ def sample_pose(rng: np.random.Generator, body: Body, action: str | None = None)
     return place_in_world(joints, yaw, position, lift), action
 
 
-__all__ = ["ACTIONS", "ANKLE_HEIGHT", "CHAIR_HEIGHT", "PLACEMENT_RADIUS", "place_in_world", "sample_angles",
-           "sample_pose"]
+__all__ = ["ACTIONS", "ACTION_TABLE", "ACTION_WEIGHTS", "ANKLE_HEIGHT", "CHAIR_HEIGHT", "PLACEMENT_RADIUS",
+           "draw_action", "place_in_world", "sample_angles", "sample_pose"]

@@ -13,8 +13,10 @@ This module holds the body and the chain:
 1. :func:`sample_body` draws a synthetic subject: bone lengths (Human3.6M-like, scaled by an
    overall height factor), limb thickness and clothing colours, which the renderer uses;
    :func:`body_for_joints` fits a body to a given pose (motion capture);
-2. joint angles have anatomical limits (:data:`LIMITS`, :func:`clip_to_limits`);
-3. :func:`forward_kinematics` turns ``(body, angles)`` into 17 joints in the *body frame*.
+2. joint angles have anatomical limits (:data:`LIMITS`), some of them coupled across joints
+   (:data:`STRAIGHT_LEG_RAISE`, :func:`clip_to_limits`);
+3. :func:`forward_kinematics` turns ``(body, angles)`` into 17 joints in the *body frame*; the
+   shoulder joint rises as the arm elevates (scapulohumeral rhythm, :data:`CLAVICLE_ELEVATION`).
 
 Which angles a pose has -- walking, sitting, ... -- is :mod:`~partnas_lib.data.synth.actions`.
 
@@ -255,12 +257,24 @@ def neutral_angles() -> dict[str, float]:
     return {name: 0.0 for name in ANGLE_NAMES}
 
 
+#: Hip flexion the hamstrings allow with a straight knee (deg): the passive straight-leg raise
+#: of healthy adults is about 80 deg (Kendall et al., *Muscles: Testing and Function*, 5th ed.
+#: 2005; Gajdosik & Lusin 1983).  Bending the knee slackens the hamstrings, so the limit grows
+#: with knee flexion: a coupled limit, :func:`clip_to_limits`.
+STRAIGHT_LEG_RAISE = 80.0
+
+
 def clip_to_limits(angles: dict[str, float]) -> dict[str, float]:
-    """Clip every angle into :data:`LIMITS` (returns a new dict)."""
+    """Clip every angle into :data:`LIMITS`, then apply the coupled hamstring limit
+    ``hip_flex <= STRAIGHT_LEG_RAISE + knee_flex`` on each side (returns a new dict)."""
     out = {}
     for name, value in angles.items():
         lo, hi = limits_of(name)
         out[name] = float(np.clip(value, lo, hi))
+    for side in ("l", "r"):
+        hip, knee = f"{side}_hip_flex", f"{side}_knee_flex"
+        if hip in out:
+            out[hip] = min(out[hip], STRAIGHT_LEG_RAISE + out.get(knee, 0.0))
     return out
 
 
@@ -298,6 +312,12 @@ _HIP_DIR = _unit((0.0, 1.0, -0.18))        # pelvis -> hip: sideways, a little d
 _SHOULDER_DIR = _unit((-0.05, 1.0, -0.12))  # thorax -> shoulder: sideways, a little down/back
 _NOSE_DIR = _unit((0.32, 0.0, 0.95))       # thorax -> nose: up and forward (the face)
 _HEADTOP_DIR = _unit((-0.25, 0.0, 0.97))   # nose -> head top: up and a little back
+
+
+#: Clavicle elevation per degree of arm elevation (scapulohumeral rhythm).  Ludewig et al.,
+#: *J. Bone Joint Surg. Am.* 91 (2009), measure about 10-15 deg of clavicle elevation over the
+#: range of humeral elevation; 0.1 deg/deg lifts the shoulder joint ~4 cm with the arm overhead.
+CLAVICLE_ELEVATION = 0.1
 
 
 def _joint_rotation(flex: float, abd: float, twist: float) -> np.ndarray:
@@ -339,11 +359,16 @@ def forward_kinematics(body: Body, angles: dict[str, float]) -> np.ndarray:
 
     # Arms hang from the shoulders.  Shoulder flexion about -y raises the arm forward;
     # abduction about s*x raises it sideways; elbow flexion about -y brings the forearm forward.
+    # The shoulder girdle follows the arm (scapulohumeral rhythm): the clavicle elevates by
+    # CLAVICLE_ELEVATION degrees per degree of arm elevation, lifting the shoulder joint.
     for side, s, sh, el, wr in (("l", 1.0, 11, 12, 13), ("r", -1.0, 14, 15, 16)):
         mirror = np.array([1.0, s, 1.0])
-        J[sh] = J[8] + R_chest @ (_SHOULDER_DIR * mirror) * body.thorax_shoulder
-        R_upper = R_chest @ _joint_rotation(-a[f"{side}_shoulder_flex"], s * a[f"{side}_shoulder_abd"],
-                                            s * a[f"{side}_shoulder_twist"])
+        R_arm = _joint_rotation(-a[f"{side}_shoulder_flex"], s * a[f"{side}_shoulder_abd"],
+                                s * a[f"{side}_shoulder_twist"])
+        elevation = np.degrees(np.arccos(np.clip(-(R_arm @ _DOWN)[2], -1.0, 1.0)))
+        clavicle = rot_x(s * CLAVICLE_ELEVATION * elevation)
+        J[sh] = J[8] + R_chest @ clavicle @ (_SHOULDER_DIR * mirror) * body.thorax_shoulder
+        R_upper = R_chest @ R_arm
         J[el] = J[sh] + R_upper @ _DOWN * body.shoulder_elbow
         R_fore = R_upper @ rot_y(-a[f"{side}_elbow_flex"])
         J[wr] = J[el] + R_fore @ _DOWN * body.elbow_wrist
@@ -354,7 +379,8 @@ def forward_kinematics(body: Body, angles: dict[str, float]) -> np.ndarray:
 
 
 __all__ = [
-    "ANGLE_NAMES", "BONE_FIELDS", "Body", "LIMITS", "MEAN_RADII", "body_for_joints",
+    "ANGLE_NAMES", "BONE_FIELDS", "Body", "CLAVICLE_ELEVATION", "LIMITS", "MEAN_RADII", "STRAIGHT_LEG_RAISE",
+    "body_for_joints",
     "clip_to_limits", "forward_kinematics", "hsv_to_rgb", "limits_of", "neutral_angles", "rot_x", "rot_y", "rot_z",
     "sample_body",
 ]

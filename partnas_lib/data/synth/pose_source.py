@@ -9,6 +9,10 @@
     (:mod:`partnas_lib.data.mocap.library`).  Each split draws only from its own clips
     (:func:`~partnas_lib.data.mocap.library.assign_splits`), so test poses come from motions
     never seen in training.  :class:`MocapPoses` draws a clip, a frame, a heading and a place.
+``"mix:F:bvh:/path/to/folder"``
+    both: each sample takes its pose from the clips with probability ``F`` (0 < F < 1) and
+    from the procedural actions otherwise -- real motion where you have it, the procedural
+    repertoire's coverage everywhere else.
 """
 
 from __future__ import annotations
@@ -23,14 +27,38 @@ import numpy as np
 from partnas_lib.data.mocap.library import MocapClip, load_mocap_folder
 from partnas_lib.data.synth.actions import PLACEMENT_RADIUS, place_in_world
 
+POSE_SOURCE_FORMS = "'procedural', 'bvh:/path/to/folder' or 'mix:F:bvh:/path/to/folder' (0 < F < 1)"
+
+
+def _split_mix(spec: str) -> tuple[float, str]:
+    """``"mix:F:rest"`` -> ``(F, rest)``; any other spec -> ``(1.0, spec)``."""
+    if not spec.startswith("mix:"):
+        return 1.0, spec
+    fraction, _, rest = spec[4:].partition(":")
+    try:
+        value = float(fraction)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 < value < 1.0 or not rest.startswith("bvh:"):
+        raise ValueError(f"pose source {spec!r}: expected {POSE_SOURCE_FORMS}")
+    return value, rest
+
 
 def parse_pose_source(spec: str) -> Path | None:
-    """``"procedural"`` -> None; ``"bvh:/path/to/folder"`` -> the folder (``ValueError`` otherwise)."""
+    """The BVH folder of a pose source: ``"procedural"`` -> None; ``"bvh:/path/to/folder"`` and
+    ``"mix:F:bvh:/path/to/folder"`` -> the folder (``ValueError`` for anything else)."""
     if spec == "procedural":
         return None
+    _, spec = _split_mix(spec)
     if spec.startswith("bvh:") and spec[4:].strip():
         return Path(os.path.expanduser(spec[4:].strip()))
-    raise ValueError(f"pose source {spec!r}: expected 'procedural' or 'bvh:/path/to/folder'")
+    raise ValueError(f"pose source {spec!r}: expected {POSE_SOURCE_FORMS}")
+
+
+def mocap_fraction(spec: str) -> float:
+    """The share of samples whose pose comes from motion capture: 0 for ``"procedural"``, 1 for
+    ``"bvh:..."``, ``F`` for ``"mix:F:bvh:..."``."""
+    return 0.0 if parse_pose_source(spec) is None else _split_mix(spec)[0]
 
 
 @dataclass
@@ -40,10 +68,16 @@ class MocapPoses:
     clips: list[MocapClip]
     split: str
     root: str = ""
+    fraction: float = 1.0  # share of samples drawn from the clips; the rest are procedural
 
     def __post_init__(self) -> None:
         if not self.clips:
             raise ValueError(f"BVH folder {self.root}: no clip in split {self.split!r}")
+
+    def takes(self, rng: np.random.Generator) -> bool:
+        """Whether this sample's pose comes from the clips.  A pure BVH source (``fraction`` 1)
+        draws nothing from ``rng``, so its samples are the same as before mixing existed."""
+        return self.fraction >= 1.0 or bool(rng.uniform() < self.fraction)
 
     def sample(self, rng: np.random.Generator) -> tuple[np.ndarray, dict[str, Any]]:
         """A world pose ``(17, 3)`` mm and its meta, using ``rng`` only.
@@ -66,12 +100,13 @@ class MocapPoses:
 
 
 def mocap_poses(pose_source: str, split: str, skeleton: str | None = None) -> MocapPoses | None:
-    """The :class:`MocapPoses` of ``split`` for a ``"bvh:DIR"`` pose source (None if procedural)."""
+    """The :class:`MocapPoses` of ``split`` for a ``"bvh:DIR"`` or ``"mix:F:bvh:DIR"`` pose source
+    (None if procedural)."""
     root = parse_pose_source(pose_source)
     if root is None:
         return None
     library = load_mocap_folder(root, skeleton=skeleton)
-    return MocapPoses(library.clips_in(split), split, library.root)
+    return MocapPoses(library.clips_in(split), split, library.root, mocap_fraction(pose_source))
 
 
-__all__ = ["MocapPoses", "mocap_poses", "parse_pose_source"]
+__all__ = ["POSE_SOURCE_FORMS", "MocapPoses", "mocap_fraction", "mocap_poses", "parse_pose_source"]

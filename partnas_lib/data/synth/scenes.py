@@ -47,7 +47,7 @@ import torch
 from partnas_lib.camera import Camera, h36m_like_rig
 from partnas_lib.data.datasets.mupots_facts import rescale_bones
 from partnas_lib.data.images import process_bbox, tight_bbox
-from partnas_lib.data.synth.actions import ACTIONS, ANKLE_HEIGHT, CHAIR_HEIGHT, place_in_world, sample_angles
+from partnas_lib.data.synth.actions import ANKLE_HEIGHT, CHAIR_HEIGHT, draw_action, place_in_world, sample_angles
 from partnas_lib.data.synth.body import Body, forward_kinematics, neutral_angles, sample_body
 from partnas_lib.data.synth.render import render_people
 from partnas_lib.skeleton import ROOT
@@ -139,7 +139,7 @@ def sample_setup(rng: np.random.Generator, width: int = FRAME_WIDTH, num_people:
                 break
         else:
             raise RuntimeError(f"could not place {n} people at least {min_separation_mm} mm apart")
-        people.append(PersonSetup(body=sample_body(rng), action=str(rng.choice(ACTIONS)), ground_xy=xy,
+        people.append(PersonSetup(body=sample_body(rng), action=draw_action(rng), ground_xy=xy,
                                   yaw_deg=float(rng.uniform(0.0, 360.0))))
     return SceneSetup(camera=camera, people=people, render_seed=int(rng.integers(2**31)), sequence=sequence,
                       index=index)

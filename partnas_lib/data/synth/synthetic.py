@@ -47,14 +47,14 @@ from partnas_lib.data.mocap.library import folder_fingerprint
 from partnas_lib.data.sample import SampleArrays
 from partnas_lib.data.synth.actions import sample_pose
 from partnas_lib.data.synth.body import body_for_joints, sample_body
-from partnas_lib.data.synth.pose_source import MocapPoses, mocap_poses, parse_pose_source
+from partnas_lib.data.synth.pose_source import MocapPoses, mocap_fraction, mocap_poses, parse_pose_source
 from partnas_lib.data.synth.render import render_batch
 from partnas_lib.io import atomic_write_bytes
 from partnas_lib.skeleton import NUM_JOINTS
 
 #: Bump whenever poses, camera placement or rendering change: it is part of the cache key,
 #: so stale caches are never read.
-RENDER_VERSION = 1
+RENDER_VERSION = 2  # 2: the everyday action repertoire (gait curves, gestures, weights)
 
 #: Offsets that :func:`split_seed` adds for each split.
 SPLIT_OFFSETS: dict[str, int] = {"train": 0, "val": 1, "test": 2}
@@ -89,7 +89,7 @@ def _sample_geometry(rng: np.random.Generator, image_size: int, poses: MocapPose
     for _ in range(_MAX_TRIES):
         body = sample_body(rng)
         extra: dict[str, Any] = {}
-        if poses is None:
+        if poses is None or not poses.takes(rng):
             joints_world, action = sample_pose(rng, body)
         else:
             joints_world, extra = poses.sample(rng)
@@ -189,6 +189,8 @@ def cache_path(cache_dir: str | Path, split: str, count: int, base_seed: int, im
     folder = parse_pose_source(pose_source)
     if folder is not None:
         fields.update(pose_source=f"bvh:{folder.resolve()}", bvh=folder_fingerprint(folder))
+        if mocap_fraction(pose_source) < 1.0:
+            fields.update(mocap_fraction=mocap_fraction(pose_source))
     key = json.dumps(fields, sort_keys=True)
     digest = hashlib.sha256(key.encode()).hexdigest()[:20]
     return Path(cache_dir) / f"synthetic-{digest}.npz"
