@@ -8,6 +8,8 @@ Examples::
     partnas reproduce --preset paper --dry-run
     partnas reproduce --preset cpu --out runs/base --model baseline   # the ResNet + deconv baseline
     partnas reproduce --preset cpu --out runs/rand --model random     # a random cell per part
+    partnas reproduce --preset cpu --out runs/rbest --model random_best  # best of N random, search's compute
+    partnas reproduce --preset cpu --out runs/pt --set search.selection=perturbation  # DARTS-PT derive
     partnas search --preset cpu --out runs/cpu --resume
     partnas search --preset cpu --out runs/seeds --seeds 0 1 2        # + agreement across seeds
     partnas search --preset cpu --out runs/seeds --seeds 0 1 2 --ray  # the seeds in parallel (Ray Tune)
@@ -61,7 +63,8 @@ def _common(p: argparse.ArgumentParser, needs_out: bool = True) -> None:
     p.add_argument("--seed", type=int, default=None, help="shortcut for --set seed=N")
     p.add_argument("--device", default=None, help="auto | cpu | cuda | cuda:N (shortcut for --set device=...)")
     p.add_argument("--data", default=None, metavar="SOURCE",
-                   help="where the rendered people's poses come from: 'procedural' or 'bvh:/path/to/folder' "
+                   help="where the rendered people's poses come from: 'procedural', 'bvh:/path/to/folder' or "
+                        "'mix:F:bvh:/path/to/folder' (a share F from the clips, the rest procedural) "
                         "(shortcut for --set data.pose_source=...)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.add_argument("--threads", default="auto", metavar="N|auto",
@@ -71,9 +74,10 @@ def _common(p: argparse.ArgumentParser, needs_out: bool = True) -> None:
 
 def _model_kind(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", dest="model_kind", default=None, choices=list(MODEL_KINDS),
-                   help="what to train: the searched part-aware net (default), a random cell per part, or "
-                        "the ResNet + deconvolution baseline (shortcut for --set model.kind=...; "
-                        "random and baseline skip the search)")
+                   help="what to train: the searched part-aware net (default), a random cell per part, the "
+                        "best of search.random_candidates random genotypes on the validation split, or the "
+                        "ResNet + deconvolution baseline (shortcut for --set model.kind=...; random and "
+                        "baseline skip the search, random_best replaces it)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -221,7 +225,7 @@ def _model_summary(args: argparse.Namespace, cfg: Config) -> None:
         raise ValueError(f"--genotype only applies to --model searched, not --model {which}")
     genotype = Genotype.load(args.genotype) if args.genotype else None
     report = summarize_config(cfg, which, genotype)
-    if which in ("searched", "random"):
+    if which in ("searched", "random", "random_best"):
         report["genotype_source"] = args.genotype or f"random (seed {cfg.seed})"
     print(json.dumps(report, indent=2) if args.json else format_summary(report))
 

@@ -9,6 +9,7 @@ pin down carry the note "project default; the paper's value is not published" (d
 from __future__ import annotations
 
 import dataclasses
+import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,8 +33,10 @@ H36M_PROTOCOLS: tuple[str, ...] = ("mpjpe_s9_s11", "pa_mpjpe_s11")
 NORMALIZE_INPUT: dict[str, bool | None] = {"auto": None, "on": True, "true": True, "off": False, "false": False}
 
 #: What retrain/evaluate build (``ModelConfig.kind``): the searched part-aware network, a random
-#: architecture from the same space, or the 3DMPPE ResNet + deconvolution baseline.
-MODEL_KINDS: tuple[str, ...] = ("searched", "random", "baseline")
+#: architecture from the same space (one, or the best of several), or the 3DMPPE baseline.
+MODEL_KINDS: tuple[str, ...] = ("searched", "random", "random_best", "baseline")
+#: How the genotype is read out of the trained supernet (``SearchConfig.selection``).
+SELECTIONS: tuple[str, ...] = ("magnitude", "perturbation")
 
 
 @dataclass
@@ -45,10 +48,11 @@ class DataConfig:
     and for retraining; ``num_test`` held-out samples from a disjoint seed are evaluated.
 
     ``pose_source`` says where the rendered people's poses come from: ``"procedural"`` (the
-    hand-written actions of :mod:`partnas_lib.data.synth.actions`) or ``"bvh:/path/to/folder"``, real
+    everyday actions of :mod:`partnas_lib.data.synth.actions`), ``"bvh:/path/to/folder"``, real
     motion capture read from a folder of BVH clips (:mod:`partnas_lib.data.mocap`; e.g. the Bandai
     Namco Research Motion Dataset, which you download yourself: ``data_scripts/fetch_mocap.py``).
-    With BVH poses, train, val and test draw from disjoint sets of clips.
+    With BVH poses, train, val and test draw from disjoint sets of clips; ``"mix:F:bvh:..."``
+    takes a share F of the poses from the clips and the rest from the procedural actions.
 
     ``dataset="h36m"`` reads Human3.6M (with images: the 3DMPPE layout) from ``root``;
     ``protocol`` names a protocol by what it computes (``"mpjpe_s9_s11"``, ``"pa_mpjpe_s11"``;
@@ -88,6 +92,8 @@ class ModelConfig:
     * ``"searched"``: the part-aware network derived from this run's search (the method);
     * ``"random"``: the same space, one cell per part drawn uniformly at random with the run's
       seed (:func:`partnas_lib.nas.genotype.random_cell`; the NAS sanity baseline) -- no search;
+    * ``"random_best"``: the best on the validation split of ``search.random_candidates`` random
+      genotypes trained briefly, at the search's compute (:mod:`partnas_lib.train.random_best`);
     * ``"baseline"``: the 3DMPPE PoseNet / Integral network the paper compares against (full
       ResNet trunk to ``layer4`` + 3 deconvolutions of ``deconv_channels`` + 1x1 conv;
       :mod:`partnas_lib.models.baseline`) -- no search; ``trunk_stage`` and the head fields
@@ -114,7 +120,7 @@ class ModelConfig:
     depth_bins: int = 16
     cube_mm: float = 2000.0
     parts: Any = "5"  # "1" | "3" | "5" | "17" | {part_name: [joint indices]}
-    kind: str = "searched"  # "searched" | "random" | "baseline"
+    kind: str = "searched"  # "searched" | "random" | "random_best" | "baseline"
     deconv_channels: int = 256  # baseline only (3DMPPE); scaled down in the CPU presets
     pretrained: str = ""  # ImageNet ResNet state dict (torchvision / timm keys); "" = random init
     normalize_input: str = "auto"  # ImageNet mean/std at the trunk's input: auto | on | off
@@ -132,7 +138,9 @@ class SearchConfig:
     alpha/beta train on disjoint halves of the training data (bilevel).  alpha/beta use Adam(6e-4,
     betas (0.5, 0.999), wd 1e-3) as DARTS/PC-DARTS; the weight optimiser, epochs and warm-up are
     project defaults (not published).  ``cost_weight`` > 0 adds the expected multiply-adds of the
-    derived heads to the architecture loss (beyond the paper; :mod:`partnas_lib.nas.cost`)."""
+    derived heads to the architecture loss (beyond the paper; :mod:`partnas_lib.nas.cost`).
+    ``selection``: the derive rule, argmax alpha or DARTS-PT's perturbation (``pt_*``: its cost;
+    :mod:`partnas_lib.train.selection`).  ``random_candidates``: N of ``model.kind=random_best``."""
 
     epochs: int = 6
     warmup_epochs: int = 2
@@ -150,6 +158,10 @@ class SearchConfig:
     edges_per_node: int = 2  # derive rule: keep top-k incoming edges; 0 = keep all
     grad_clip: float = 5.0
     cost_weight: float = 0.0  # lambda of the MACs penalty; 0 = the paper's accuracy-only search
+    selection: str = "magnitude"  # derive rule: "magnitude" (argmax alpha, DARTS) | "perturbation" (DARTS-PT)
+    pt_batches: int = 2  # perturbation: architecture-half batches averaged per loss measurement
+    pt_tune_steps: int = 10  # perturbation: weight steps after each decision (0 = none)
+    random_candidates: int = 4  # model.kind=random_best: random genotypes trained and compared
 
 
 @dataclass
@@ -252,46 +264,37 @@ class Config:
              "at least 4 (or 0 = all, Human3.6M only)"),
             ("data.num_test", self.data.num_test >= 1 or (h36m and self.data.num_test == 0),
              "at least 1 (or 0 = all, Human3.6M only)"),
-            ("data.num_val", self.data.num_val >= 0, ">= 0"),
-            ("data.supersample", self.data.supersample >= 1, ">= 1"),
             ("data.dataset", self.data.dataset in ("synthetic", "h36m"), "'synthetic' or 'h36m'"),
             ("data.root", self.data.dataset != "h36m" or bool(self.data.root),
              "the Human3.6M folder when data.dataset=h36m"),
-            ("data.pose_source", self.data.pose_source == "procedural"
-             or (self.data.pose_source.startswith("bvh:") and bool(self.data.pose_source[4:].strip())),
-             "'procedural' or 'bvh:/path/to/folder'"),
+            ("data.pose_source", re.fullmatch(r"procedural|(mix:0?\.\d*[1-9]\d*:)?bvh:\s*\S.*", self.data.pose_source)
+             is not None, "'procedural', 'bvh:/path/to/folder' or 'mix:F:bvh:/path/to/folder' (0 < F < 1)"),
             ("model.trunk_depth", self.model.trunk_depth in (18, 34, 50), "one of 18, 34, 50"),
-            ("model.trunk_width", self.model.trunk_width > 0, "> 0"),
             ("model.trunk_stage", self.model.trunk_stage in ("layer1", "layer2", "layer3", "layer4"),
              "one of layer1..layer4"),
-            ("model.head_channels", self.model.head_channels >= 1, ">= 1"),
-            ("model.head_cells", self.model.head_cells >= 1, ">= 1"),
-            ("model.depth_bins", self.model.depth_bins >= 2, ">= 2"),
-            ("model.cube_mm", self.model.cube_mm > 0, "> 0"),
             ("model.kind", self.model.kind in MODEL_KINDS, f"one of {', '.join(MODEL_KINDS)}"),
-            ("model.deconv_channels", self.model.deconv_channels >= 1, ">= 1"),
-            ("model.normalize_input", self.model.normalize_input.lower() in NORMALIZE_INPUT,
-             "one of auto, on, off"),
+            ("model.normalize_input", self.model.normalize_input.lower() in NORMALIZE_INPUT, "one of auto, on, off"),
             ("model.trunk_width", not self.model.pretrained or self.model.trunk_width == 1.0,
              "1 with model.pretrained (ImageNet weights exist at width 1 only)"),
-            ("search.epochs", self.search.epochs >= 0, ">= 0"),
-            ("search.warmup_epochs", 0 <= self.search.warmup_epochs, ">= 0"),
-            ("search.batch_size", self.search.batch_size >= 1, ">= 1"),
             ("search.partial_channels", self.search.partial_channels >= 1
              and self.model.head_channels % self.search.partial_channels == 0,
              "a divisor of model.head_channels"),
             ("search.train_portion", 0 < self.search.train_portion < 1, "strictly between 0 and 1"),
             ("search.edges_per_node", self.search.edges_per_node >= 0, ">= 0 (0 keeps all edges)"),
-            ("search.lr", self.search.lr > 0, "> 0"),
-            ("search.arch_lr", self.search.arch_lr >= 0, ">= 0"),
             ("search.cost_weight", self.search.cost_weight >= 0, ">= 0 (0 = no cost penalty)"),
-            ("retrain.epochs", self.retrain.epochs >= 0, ">= 0"),
-            ("retrain.batch_size", self.retrain.batch_size >= 1, ">= 1"),
-            ("retrain.lr", self.retrain.lr > 0, "> 0"),
-            ("eval.batch_size", self.eval.batch_size >= 1, ">= 1"),
+            ("search.selection", self.search.selection in SELECTIONS, f"one of {', '.join(SELECTIONS)}"),
+            ("data.num_val", self.data.num_val >= 1 or self.model.kind != "random_best",
+             "at least 1 with model.kind=random_best (its candidates are compared on the validation split)"),
             ("train.checkpoint_every", self.train.checkpoint_every >= 0, ">= 0 (0 = only at the end of each epoch)"),
-            ("train.min_free_mb", self.train.min_free_mb >= 0, ">= 0"),
         ]
+        positive = ("model.trunk_width", "model.cube_mm", "search.lr", "retrain.lr")  # rule: > 0
+        at_least = {"data.num_val": 0, "data.supersample": 1, "model.head_channels": 1, "model.head_cells": 1,
+                    "model.depth_bins": 2, "model.deconv_channels": 1, "search.epochs": 0, "search.warmup_epochs": 0,
+                    "search.batch_size": 1, "search.arch_lr": 0, "search.pt_batches": 1, "search.pt_tune_steps": 0,
+                    "search.random_candidates": 1, "retrain.epochs": 0, "retrain.batch_size": 1,
+                    "eval.batch_size": 1, "train.min_free_mb": 0}
+        checks += [(name, get_path(self, name) > 0, "> 0") for name in positive]
+        checks += [(name, get_path(self, name) >= low, f">= {low}") for name, low in at_least.items()]
         for name, ok, expected in checks:
             if not ok:
                 value = get_path(self, name)
@@ -317,10 +320,9 @@ def smoke_preset() -> Config:
         preset="smoke",
         data=DataConfig(image_size=64, num_train=1024, num_val=64, num_test=128, supersample=1),
         model=ModelConfig(trunk_depth=18, trunk_width=0.25, head_channels=8, depth_bins=8, deconv_channels=32),
-        search=SearchConfig(epochs=2, warmup_epochs=1, batch_size=32, lr=2e-3),
+        search=SearchConfig(epochs=2, warmup_epochs=1, batch_size=32, lr=2e-3, pt_tune_steps=2),
         retrain=RetrainConfig(epochs=6, batch_size=32, lr=3e-3, lr_milestones=[5], scale_augment=0.0,
                               rotation_augment=0.0, color_augment=0.0, occlusion_augment=0.0),
-        eval=EvalConfig(flip_test=True),
     )
 
 
@@ -333,9 +335,8 @@ def cpu_preset() -> Config:
     # Synthetic renders already vary scale, view, clothing and light, and the cpu budget is a
     # dozen epochs: only flip and colour augmentation here (project default); the full 3DMPPE
     # set (scale, rotation, occlusion) is for real data at the paper preset.
-    retrain = RetrainConfig(scale_augment=0.0, rotation_augment=0.0, occlusion_augment=0.0)
     return Config(preset="cpu", model=ModelConfig(deconv_channels=64), search=SearchConfig(arch_lr=3e-3),
-                  retrain=retrain)
+                  retrain=RetrainConfig(scale_augment=0.0, rotation_augment=0.0, occlusion_augment=0.0))
 
 
 def paper_preset() -> Config:
@@ -353,9 +354,8 @@ def paper_preset() -> Config:
         data=DataConfig(image_size=256, num_train=100_000, num_val=2000, num_test=5000),
         model=ModelConfig(trunk_depth=50, trunk_width=1.0, trunk_stage="layer3",
                           head_channels=96, head_cells=2, depth_bins=64, deconv_channels=256),
-        search=SearchConfig(epochs=20, warmup_epochs=5, batch_size=32),
+        search=SearchConfig(epochs=20, warmup_epochs=5, batch_size=32, pt_batches=8, pt_tune_steps=150),
         retrain=RetrainConfig(epochs=25, batch_size=32, lr=1e-3, lr_milestones=[17, 21]),
-        eval=EvalConfig(flip_test=True, batch_size=64),
     )
 
 

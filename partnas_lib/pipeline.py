@@ -7,6 +7,8 @@ resumes from its last checkpoint with ``resume=True``.
 ``model.kind`` selects what is retrained and evaluated (the paper's comparisons, see
 :mod:`partnas_lib.ablation`): ``searched`` runs the search first; ``random`` skips it and writes a
 genotype drawn at random from the same space (with the run's seed) to ``genotype.json``;
+``random_best`` runs, instead of the search, the selection of the best of several briefly
+trained random genotypes on the validation split (:mod:`partnas_lib.train.random_best`);
 ``baseline`` skips it and trains the 3DMPPE ResNet + deconvolution network.
 
 Under ``torchrun`` every function here runs on every process (they train together); only rank
@@ -31,20 +33,23 @@ import torch
 from partnas_lib import threads
 from partnas_lib.config import Config
 from partnas_lib.data.mocap.library import load_mocap_folder
+from partnas_lib.data.sample import SampleArrays
 from partnas_lib.data.splits import load_split
 from partnas_lib.data.synth.pose_source import parse_pose_source
-from partnas_lib.eval.evaluate import evaluate_model
+from partnas_lib.eval.evaluate import evaluate_model, predict_camera_mm
+from partnas_lib.eval.metrics import mpjpe
 from partnas_lib.eval.protocol import protocol_card
 from partnas_lib.eval.report import metrics_markdown
 from partnas_lib.io import atomic_write_text
 from partnas_lib.models.build import build_derived, build_model, build_supernet, random_genotype
-from partnas_lib.models.heads import count_parameters
+from partnas_lib.models.heads import PartPoseNet, count_parameters
 from partnas_lib.nas.agreement import genotype_agreement
 from partnas_lib.nas.genotype import Genotype, random_cell
 from partnas_lib.skeleton import get_grouping
 from partnas_lib.train import distributed
 from partnas_lib.train.checkpoint import load_checkpoint
 from partnas_lib.train.device import resolve_device, resolve_precision
+from partnas_lib.train.random_best import Scorer, random_best_finished, read_record, record_path, run_random_best
 from partnas_lib.train.retrain import FINAL, run_retrain
 from partnas_lib.train.rundir import RunDir, get_logger
 from partnas_lib.train.search import run_search
@@ -109,12 +114,43 @@ def write_data_splits(cfg: Config, run: RunDir) -> None:
 
 
 def search(cfg: Config, out: str | Path, resume: bool = False) -> Genotype:
-    if cfg.model.kind != "searched":
+    """The search stage alone: the DARTS search (``model.kind=searched``) or the random-best
+    selection that stands in for it (``random_best``); writes ``genotype.json``."""
+    if cfg.model.kind not in ("searched", "random_best"):
         raise ValueError(f"model.kind={cfg.model.kind!r} has no search stage; use model.kind=searched "
                          "(or run 'partnas reproduce', which skips the search for random/baseline)")
     with clean_on_failure(out):
         cfg, run = start_run(cfg, out, resume)
+        if cfg.model.kind == "random_best":
+            return run_random_best(cfg, run, validation_scorer(cfg), resume)
         return run_search(cfg, run, resume)
+
+
+def validation_scorer(cfg: Config) -> Scorer:
+    """MPJPE (mm) of a model on a split as the evaluation measures it (ground-truth box and root
+    depth, flip test per ``eval.flip_test``): how ``random_best`` compares its candidates."""
+    device = resolve_device(cfg.device)
+
+    def score(model: PartPoseNet, arrays: SampleArrays) -> float:
+        pred = predict_camera_mm(model, arrays, cfg.eval.batch_size, device, cfg.eval.flip_test)
+        return mpjpe(pred, arrays.joints_3d.astype(np.float64))
+
+    return score
+
+
+def search_stage(cfg: Config, run: RunDir, resume: bool = False) -> Genotype:
+    """What :func:`reproduce` runs before retraining for a model kind that chooses its genotype:
+    the DARTS search (``searched``) or the random-best selection (``random_best``); with
+    ``resume``, a finished one is read back."""
+    if cfg.model.kind == "random_best":
+        if resume and random_best_finished(run):
+            get_logger(run).info(f"resume: random_best selection already finished, using {run.genotype}")
+            return Genotype.load(run.genotype)
+        return run_random_best(cfg, run, validation_scorer(cfg), resume)
+    if resume and search_finished(run.root):
+        get_logger(run).info(f"resume: search already finished, using {run.genotype}")
+        return Genotype.load(run.genotype)
+    return run_search(cfg, run, resume)
 
 
 def seed_dir(out: str | Path, seed: int) -> Path:
@@ -248,6 +284,8 @@ def evaluate(cfg: Config, out: str | Path) -> dict[str, Any]:
     with precision.autocast(device):
         metrics, pred = evaluate_model(cfg, model, test, train, device)
     history = json.loads(run.alpha_history.read_text()) if run.alpha_history.exists() else {}
+    if record_path(run).exists():  # random_best: its selection stands in for the search
+        history = {"search_seconds": read_record(record_path(run)).get("seconds")}
     metrics.update({
         "params": count_parameters(model),
         "preset": cfg.preset,
@@ -272,7 +310,8 @@ def reproduce(cfg: Config, out: str | Path, resume: bool = False) -> dict[str, A
 
     For ``model.kind`` ``random`` or ``baseline`` the search stage is skipped (a random
     genotype is drawn with the run's seed and written to ``genotype.json``; the baseline needs
-    none); retraining and evaluation are identical for every kind."""
+    none); ``random_best`` runs its selection instead (:func:`search_stage`); retraining and
+    evaluation are identical for every kind."""
     t0 = time.perf_counter()
     with clean_on_failure(out):
         cfg, run = start_run(cfg, out, resume)
@@ -288,11 +327,8 @@ def reproduce(cfg: Config, out: str | Path, resume: bool = False) -> dict[str, A
                 if distributed.is_main():
                     genotype.save(run.genotype)
             get_logger(run).info(f"model.kind=random: no search; random genotype (seed {cfg.seed}) in {run.genotype}")
-        elif resume and search_finished(run.root):
-            genotype = Genotype.load(run.genotype)
-            get_logger(run).info(f"resume: search already finished, using {run.genotype}")
         else:
-            genotype = run_search(cfg, run, resume)
+            genotype = search_stage(cfg, run, resume)
         if not (resume and (run.checkpoints / FINAL).exists()):
             run_retrain(cfg, run, genotype, resume)
         distributed.barrier()  # model.pt is written by rank 0

@@ -8,9 +8,12 @@ epochs, optimiser and augmentation; only the network differs), for several seeds
 
 ==================  ==============================================================================
 ``part_aware``      the method: one searched cell per part, 5 kinematic parts
+``part_aware_pt``   the same search, genotype chosen by perturbation (DARTS-PT, Wang et al. 2021)
 ``shared``          one searched decoder for all 17 joints (``model.parts=1``): "previous methods"
 ``shared_matched``  the same, widened to the part-aware network's expected size (capacity control)
 ``random``          one cell per part drawn at random from the same space (no search)
+``random_best``     the best of N random genotypes trained briefly at the search's compute,
+                    chosen on the validation split (Li & Talwalkar 2019; Yang et al. 2020)
 ``baseline``        the 3DMPPE ResNet + 3 deconvolutions network scaled to the preset (no search)
 ==================  ==============================================================================
 

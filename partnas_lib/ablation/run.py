@@ -168,7 +168,8 @@ def run_ablation(base: Config, out: str | Path, seeds: Sequence[int], variants: 
             "retrain_epochs": base.retrain.epochs,
             "retrain_batch_size": base.retrain.batch_size,
             "note": "every variant retrains with the same data, epochs, optimiser and augmentation; "
-                    "only the searched variants also run the search",
+                    "only the searched variants also run the search (random_best: its selection instead, "
+                    "at about the search's multiply-adds)",
         },
         "variants": results,
         "agreement": agreement,

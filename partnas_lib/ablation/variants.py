@@ -7,6 +7,11 @@ alone.  Its ``model.head_channels`` is chosen from the config before anything ru
 (:func:`matched_head_channels`): the width at which a shared decoder's *expected* parameter
 count -- the mean over random cells of the search space, since the searched cell is not known
 yet -- is closest to the part-aware network's.
+
+Two arms ask whether the search's *choices* are worth their cost: ``part_aware_pt`` reads the
+genotype out of the trained supernet by perturbation (DARTS-PT) instead of argmax alpha, and
+``random_best`` replaces the search by the best of several briefly trained random genotypes at
+the search's compute, chosen on the validation split (:mod:`partnas_lib.train.random_best`).
 """
 
 from __future__ import annotations
@@ -74,6 +79,8 @@ def _matched_width(base: Config) -> tuple[str, ...]:
 VARIANTS: dict[str, Variant] = {v.name: v for v in (
     Variant("part_aware", "searched, one cell per part (5 kinematic parts): the method",
             ("model.kind=searched", "model.parts=5")),
+    Variant("part_aware_pt", "the same search, genotype chosen by perturbation (DARTS-PT) instead of argmax alpha",
+            ("model.kind=searched", "model.parts=5", "search.selection=perturbation")),
     Variant("shared", "searched, one shared decoder for all 17 joints (1 part)",
             ("model.kind=searched", "model.parts=1")),
     Variant("shared_matched", "searched, one shared decoder (1 part) widened to the part-aware network's "
@@ -81,6 +88,8 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (
             _matched_width),
     Variant("random", "random cell per part from the same space (5 parts), no search",
             ("model.kind=random", "model.parts=5")),
+    Variant("random_best", "best of search.random_candidates random genotypes (5 parts), each trained briefly "
+            "at the search's compute and chosen on the validation split", ("model.kind=random_best", "model.parts=5")),
     Variant("baseline", "3DMPPE ResNet + 3 deconvolutions (trunk to layer4), no search",
             ("model.kind=baseline", "model.parts=5")),
 )}

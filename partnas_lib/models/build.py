@@ -63,10 +63,17 @@ def random_genotype(cfg: Config, seed: int | None = None) -> Genotype:
     """One cell per part drawn uniformly from the search space of ``cfg`` (same ops, same
     ``edges_per_node`` rule), with ``seed`` (default: the run's seed).  Training these is the
     random-search sanity baseline of NAS: the search must beat architectures it did not choose."""
+    return random_genotypes(cfg, 1, seed)[0]
+
+
+def random_genotypes(cfg: Config, count: int, seed: int | None = None) -> list[Genotype]:
+    """``count`` genotypes drawn one after another from one generator seeded by ``seed`` (default:
+    the run's seed): the first is :func:`random_genotype`'s."""
     grouping = get_grouping(cfg.model.parts)
     rng = np.random.default_rng(cfg.seed if seed is None else seed)
-    cells = {name: random_cell(rng, cfg.search.ops, cfg.search.edges_per_node) for name in grouping.part_names}
-    return Genotype(cells=cells, grouping=grouping.to_json(), ops=list(cfg.search.ops))
+    return [Genotype(cells={name: random_cell(rng, cfg.search.ops, cfg.search.edges_per_node)
+                            for name in grouping.part_names},
+                     grouping=grouping.to_json(), ops=list(cfg.search.ops)) for _ in range(count)]
 
 
 def build_model(cfg: Config, genotype: Genotype | None = None, load_pretrained: bool = False) -> PartPoseNet:

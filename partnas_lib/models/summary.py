@@ -95,8 +95,9 @@ def model_summary(model: PartPoseNet, image_size: int) -> dict[str, Any]:
 
 def summarize_config(cfg: Config, which: str = "searched", genotype: Genotype | None = None) -> dict[str, Any]:
     """Build ``which`` for ``cfg`` on the meta device and summarise it: a model kind of
-    :data:`~partnas_lib.config.MODEL_KINDS` (``searched`` needs ``genotype``; ``random`` draws
-    one cell per part with ``cfg.seed`` unless ``genotype`` is given) or ``supernet``."""
+    :data:`~partnas_lib.config.MODEL_KINDS` (``searched`` needs ``genotype``; ``random`` and
+    ``random_best`` draw one cell per part with ``cfg.seed`` unless ``genotype`` is given) or
+    ``supernet``."""
     if which not in MODEL_CHOICES:
         raise ValueError(f"unknown model {which!r}; expected one of {MODEL_CHOICES}")
     with torch.device("meta"):
@@ -117,7 +118,7 @@ def summarize_config(cfg: Config, which: str = "searched", genotype: Genotype | 
             base = model_summary(build_baseline(cfg), cfg.data.image_size)
         report["over_baseline"] = {"params": report["params"] / base["params"], "macs": report["macs"] / base["macs"],
                                    "baseline_params": base["params"], "baseline_macs": base["macs"]}
-    if which in ("searched", "random") and genotype is not None:
+    if which not in ("baseline", "supernet") and genotype is not None:
         report["genotype"] = genotype.to_json()["parts"]
     return report
 

@@ -12,10 +12,16 @@ The P heads are evaluated as one part-grouped network (see :mod:`partnas_lib.nas
 mathematically P independent heads, computed with P times fewer kernel calls.
 
 ``arch_parameters()`` and ``weight_parameters()`` split the parameters for the bilevel search.
+:meth:`PartSupernet.masked` runs the supernet with some of its relaxed choices made discrete
+(:class:`ArchMask`: ops removed, edges fixed to one op, edges cut), without copying the model:
+what perturbation-based selection (DARTS-PT, :mod:`partnas_lib.train.selection`) measures.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Sequence
 
 import torch
@@ -28,6 +34,49 @@ from partnas_lib.nas import cost
 from partnas_lib.nas.cells import SearchCell
 from partnas_lib.nas.genotype import NUM_INPUTS, NUM_NODES, Genotype, derive_cell, edge_index
 from partnas_lib.skeleton import PartGrouping
+
+
+@dataclass
+class ArchMask:
+    r"""Discrete decisions laid over the relaxed weights of every part (DARTS-PT's "projected
+    weights", Wang et al., ICLR 2021).  The supernet then mixes its ops and edges with
+
+    .. math::
+
+        \bar w^{p}_{e,o} = \operatorname{softmax}(\alpha^{p}_{e})_o \cdot \mathrm{keep}^{p}_{e,o}
+                          + \mathrm{fixed}^{p}_{e,o}, \qquad
+        \bar b^{p}_{e} = \operatorname{softmax}_{\text{node}}(\beta^{p})_{e} \cdot \mathrm{edges}^{p}_{e}
+
+    (with all edge weights 1 without edge normalisation).  Removing op ``o`` of edge ``e``:
+    ``keep[p, e, o] = 0`` (no renormalisation, as DARTS-PT).  Fixing edge ``e`` to op ``o``:
+    ``keep[p, e] = 0`` and ``fixed[p, e] = one_hot(o)``.  Cutting edge ``e`` entirely (its op
+    mixture and, with partial channels, its bypassed channels): ``edges[p, e] = 0``.
+
+    ``keep``, ``fixed``: ``(P, 9, num_ops)``; ``edges``: ``(P, 9)``.
+    """
+
+    keep: torch.Tensor
+    fixed: torch.Tensor
+    edges: torch.Tensor
+
+    @classmethod
+    def none(cls, alpha: torch.Tensor) -> "ArchMask":
+        """The mask that changes nothing, shaped like ``alpha`` ``(P, 9, num_ops)``."""
+        return cls(torch.ones_like(alpha), torch.zeros_like(alpha), torch.ones_like(alpha[..., 0]))
+
+    def clone(self) -> "ArchMask":
+        return ArchMask(self.keep.clone(), self.fixed.clone(), self.edges.clone())
+
+    def apply(self, op_weights: torch.Tensor, edge_weights: list[torch.Tensor] | None
+              ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """The masked op weights ``(P, 9, num_ops)`` and per-node edge weights ``(P, n_inputs)``."""
+        op_weights = op_weights * self.keep + self.fixed
+        out, start = [], 0
+        for n in range(NUM_NODES):
+            cut = self.edges[:, start:start + NUM_INPUTS + n]
+            out.append(cut if edge_weights is None else edge_weights[n] * cut)
+            start += NUM_INPUTS + n
+        return op_weights, out
 
 
 class SearchHeads(nn.Module):
@@ -76,6 +125,17 @@ class PartSupernet(PartPoseNet):
         sizes = [(feat * 2 ** (i + 1), feat * 2 ** (i + 1)) for i in range(num_cells)]
         self.register_buffer("op_macs", cost.op_cost_table(self.ops, channels, sizes), persistent=False)
         self._uniform_macs: dict[int, float] = {}  # edges_per_node -> E[MACs] at uniform alpha/beta (a constant)
+        self.arch_mask: ArchMask | None = None  # set by masked(); None: the plain relaxation
+
+    @contextmanager
+    def masked(self, mask: ArchMask | None) -> Iterator[None]:
+        """Run the supernet under ``mask`` (:class:`ArchMask`) inside the ``with`` block; the
+        model is not copied and nothing else changes (``None``: the plain relaxation)."""
+        previous, self.arch_mask = self.arch_mask, mask
+        try:
+            yield
+        finally:
+            self.arch_mask = previous
 
     def arch_parameters(self) -> list[nn.Parameter]:
         """alpha ``(P, 9, num_ops)`` and beta ``(P, 9)`` (beta only with edge normalisation):
@@ -111,7 +171,10 @@ class PartSupernet(PartPoseNet):
         return self.expected_head_macs(edges_per_node).sum() / self._uniform_macs[edges_per_node]
 
     def part_volumes(self, feats: list[torch.Tensor], sizes: list[tuple[int, int]]) -> list[torch.Tensor]:
-        return self.heads(feats, sizes, F.softmax(self.alpha, dim=-1), self.edge_weights())
+        op_weights, edge_weights = F.softmax(self.alpha, dim=-1), self.edge_weights()
+        if self.arch_mask is not None:
+            op_weights, edge_weights = self.arch_mask.apply(op_weights, edge_weights)
+        return self.heads(feats, sizes, op_weights, edge_weights)
 
     def arch_state(self) -> dict[str, dict[str, list | None]]:
         """Softmaxed alpha and beta (and their logits) per part, as plain lists."""

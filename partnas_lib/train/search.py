@@ -10,7 +10,10 @@ for the early preference of DARTS for parameter-free ops (skip connections).
 Each step is :func:`~partnas_lib.train.steps.search_step`; :func:`~partnas_lib.train.runner.run_stage`
 runs them with checkpoints and resume.  After every epoch the softmaxed alpha/beta of every part
 (and the genotype they would derive) are appended to ``search/alpha_history.json``.  At the end
-the genotype is derived and saved to ``genotype.json``.
+the genotype is derived and saved to ``genotype.json``: by the magnitudes of alpha/beta (the DARTS
+rule, :func:`~partnas_lib.nas.genotype.derive_cell`), or with ``search.selection = "perturbation"``
+by removing ops and edges from the trained supernet and measuring the loss (DARTS-PT,
+:mod:`partnas_lib.train.selection`; its decisions go to ``search/selection.json``).
 
 Under ``torchrun`` the supernet is wrapped in ``DistributedDataParallel``; alpha and beta are
 its registered parameters, so their gradients are all-reduced with the weights' and every
@@ -32,9 +35,11 @@ from partnas_lib.train import distributed
 from partnas_lib.train.device import make_adam, prepare_model, resolve_device, resolve_precision, seed_everything
 from partnas_lib.train.rundir import RunDir, check_free_space, checkpoint_bytes, get_logger
 from partnas_lib.train.runner import Stage, check_finite_parameters, run_stage
+from partnas_lib.train.selection import perturbation_genotype
 from partnas_lib.train.steps import pose_loss, search_step
 
 CHECKPOINT = "search_last.pt"
+SELECTION = "selection.json"  # in search/, next to the alpha history (search.selection=perturbation)
 
 
 def search_halves(train: SampleArrays, portion: float, seed: int) -> tuple[SampleArrays, SampleArrays]:
@@ -131,7 +136,14 @@ def run_search(cfg: Config, run: RunDir, resume: bool = False) -> Genotype:
 
     seconds = run_stage(stage, batches, step, end_epoch, device, log, resume)
     history = stage.records["history"]
-    genotype = model.derive(s.edges_per_node)
+    history["selection"] = s.selection
+    if s.selection == "perturbation":
+        genotype, record = perturbation_genotype(model, cfg, half_w, half_a, device, precision, log)
+        run.write_json(run.alpha_history.parent / SELECTION, record)
+        history["selection_seconds"] = record["seconds"]
+        seconds += record["seconds"]  # the search's cost includes the selection's
+    else:
+        genotype = model.derive(s.edges_per_node)
     if dist.is_main:
         genotype.save(run.genotype)
     history["search_seconds"] = seconds

@@ -19,11 +19,13 @@ from partnas_lib.config import Config, apply_overrides, get_preset
 from partnas_lib.models.build import random_genotype
 from partnas_lib.nas.genotype import Genotype
 
-TINY = ["data.num_train=64", "data.num_test=16", "data.num_val=0", "search.batch_size=16",
-        "retrain.batch_size=16", "search.epochs=1", "retrain.epochs=1"]
+TINY = ["data.num_train=64", "data.num_test=16", "data.num_val=8", "search.batch_size=16",
+        "retrain.batch_size=16", "search.epochs=1", "retrain.epochs=1", "search.pt_batches=1",
+        "search.pt_tune_steps=1", "search.random_candidates=2"]
 
 
 SETS = [a for o in TINY for a in ("--set", o)]
+SEARCHED = ("part_aware", "part_aware_pt", "shared", "shared_matched")
 
 
 def _ablate(out: Path, *extra: str) -> int:
@@ -60,14 +62,19 @@ def test_every_variant_runs_end_to_end(ablation):
             for rel in ("config.json", "metrics.json", "checkpoints/model.pt", "predictions.npz"):
                 assert (run / rel).is_file(), (name, seed, rel)
             searched = (run / "search" / "alpha_history.json").is_file()
-            assert searched == (name in ("part_aware", "shared", "shared_matched")), name
+            assert searched == (name in SEARCHED), name
+            assert (run / "search" / "selection.json").is_file() == (name == "part_aware_pt"), name
+            assert (run / "search" / "random_best.json").is_file() == (name == "random_best"), name
             assert json.loads((run / "metrics.json").read_text())["model_kind"] == \
-                {"part_aware": "searched", "shared": "searched", "shared_matched": "searched"}.get(name, name)
+                ("searched" if name in SEARCHED else name)
     assert not (out / "baseline" / "seed0" / "genotype.json").exists()
     v = data["variants"]
     assert v["baseline"]["mean"]["params"] > v["part_aware"]["mean"]["params"]
     assert v["random"]["mean"]["search_seconds"] == 0 and v["part_aware"]["mean"]["search_seconds"] > 0
-    assert set(data["agreement"]) == {"part_aware", "shared", "shared_matched"}
+    assert v["random_best"]["mean"]["search_seconds"] > 0  # its selection stands in for the search
+    assert set(data["agreement"]) == set(SEARCHED)
+    compared = {(c["a"], c["b"]) for c in data["comparisons"]}
+    assert {("part_aware", "part_aware_pt"), ("part_aware", "random_best")} <= compared
     # the capacity control: one decoder widened to the part-aware network's size
     matched = Config.load(out / "shared_matched" / "seed0" / "config.json").model.head_channels
     assert v["shared_matched"]["overrides"][-1] == f"model.head_channels={matched}"

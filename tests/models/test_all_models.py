@@ -18,7 +18,7 @@ import torch
 
 from partnas_lib.config import MODEL_KINDS, Config, apply_overrides, get_preset
 from partnas_lib.models.baseline import BaselinePoseNet
-from partnas_lib.models.build import build_model, build_supernet, random_genotype
+from partnas_lib.models.build import build_model, build_supernet, random_genotype, random_genotypes
 from partnas_lib.models.heads import PartPoseNet
 from partnas_lib.models.partnet import PartAwareNet
 from partnas_lib.models.supernet import PartSupernet
@@ -43,6 +43,8 @@ def build(kind: str, cfg: Config) -> PartPoseNet:
         genotype = build_supernet(cfg).derive(cfg.search.edges_per_node)
     elif kind == "random":
         genotype = random_genotype(cfg)
+    elif kind == "random_best":  # the winner is one of the candidates: here the last of them
+        genotype = random_genotypes(cfg, cfg.search.random_candidates)[-1]
     elif kind == "baseline":
         genotype = None
     else:
@@ -52,7 +54,8 @@ def build(kind: str, cfg: Config) -> PartPoseNet:
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_model_builds_the_right_class(kind):
-    expected = {"searched": PartAwareNet, "random": PartAwareNet, "baseline": BaselinePoseNet, "supernet": PartSupernet}
+    expected = {"searched": PartAwareNet, "random": PartAwareNet, "random_best": PartAwareNet,
+                "baseline": BaselinePoseNet, "supernet": PartSupernet}
     assert type(build(kind, smoke(kind))) is expected[kind]
 
 

@@ -1,5 +1,5 @@
 """The part supernet: gradients to every weight and to alpha/beta, shapes per part grouping,
-independent part heads.
+independent part heads, masks over the relaxed weights (DARTS-PT) that change only what they mask.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from conftest import search_cfg
 from partnas_lib.config import get_preset
 from partnas_lib.models.build import build_supernet
 from partnas_lib.models.integral import soft_argmax_3d
+from partnas_lib.models.supernet import ArchMask
 from partnas_lib.skeleton import get_grouping
 
 
@@ -80,3 +81,42 @@ def test_part_heads_are_independent(k):
     assert net.beta.grad[[0, 2, 3, 4]].abs().sum() == 0
     # the volume output of another part receives nothing either
     assert net.heads.outs[0].conv[1].weight.grad is None or net.heads.outs[0].conv[1].weight.grad.abs().sum() == 0
+
+
+@pytest.mark.parametrize("k,edge_norm", [(4, True), (1, False)])
+def test_a_mask_that_changes_nothing_computes_exactly_the_plain_supernet(k, edge_norm):
+    """The default path is untouched: no mask, ``masked(None)`` and the identity mask
+    (:meth:`ArchMask.none`) give the same output, bit for bit."""
+    torch.manual_seed(0)
+    net = build_supernet(search_cfg(k=k, edge_norm=edge_norm)).train()
+    x = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        plain = net(x)
+        with net.masked(None):
+            none = net(x)
+        with net.masked(ArchMask.none(net.alpha.detach())):
+            identity = net(x)
+        after = net(x)
+    assert net.arch_mask is None
+    assert torch.equal(plain, none) and torch.equal(plain, identity) and torch.equal(plain, after)
+
+
+@pytest.mark.parametrize("k", [1, 4])
+def test_masking_one_parts_edge_changes_that_part_only(k):
+    """What lets the perturbation selection decide every part in one pass: removing an op (or
+    cutting an edge) of part 1 moves part 1's joints and no other part's."""
+    torch.manual_seed(0)
+    net = build_supernet(search_cfg(k=k)).train()
+    x = torch.rand(2, 3, 64, 64)
+    arm = [14, 15, 16]  # right arm = part 1
+    others = [j for j in range(17) if j not in arm]
+    op, cut = ArchMask.none(net.alpha.detach()), ArchMask.none(net.alpha.detach())
+    op.keep[1, 4, net.ops.index("sep_conv_3x3")] = 0.0
+    cut.edges[1, 4] = 0.0
+    with torch.no_grad():
+        plain = net(x)
+        for mask in (op, cut):
+            with net.masked(mask):
+                out = net(x)
+            assert not torch.allclose(out[:, arm], plain[:, arm])
+            assert torch.equal(out[:, others], plain[:, others])

@@ -19,6 +19,7 @@ from partnas_lib.data.check import check_dataset, format_report
 from partnas_lib.data.mocap import bvh, kinematics, library, retarget
 from partnas_lib.data.mocap import check as mocap_check
 from partnas_lib.data.sanity import facing_fractions
+from partnas_lib.data.synth import pose_source
 from partnas_lib.data.synth.synthetic import RENDER_VERSION, cache_path, generate_synthetic, split_seed
 from partnas_lib.skeleton import JOINT_NAMES, NUM_JOINTS
 
@@ -279,14 +280,36 @@ def test_generate_synthetic_from_the_fixture_folder(humanoid_folder):
     assert cache_path("/c", "test", 3, 0, 32, 1, source) != cache_path("/c", "test", 3, 0, 32, 1)
 
 
+def test_mixed_pose_source_draws_both_kinds(humanoid_folder):
+    """'mix:F:bvh:DIR' takes about a share F of the poses from the clips, the rest procedural;
+    a pure BVH source still renders exactly what it rendered before mixing existed."""
+    source = f"bvh:{humanoid_folder}"
+    mixed = generate_synthetic(7, 0, 24, 32, supersample=1, pose_source=f"mix:0.5:{source}", split="train")
+    _assert_valid_samples(mixed, 7)
+    from_clips = sum("clip" in m for m in mixed.meta)
+    assert 4 <= from_clips <= 20  # binomial(24, 0.5): outside this range with p < 0.002
+    pure = generate_synthetic(7, 0, 3, 32, supersample=1, pose_source=source, split="train")
+    assert all("clip" in m for m in pure.meta)
+    assert pose_source.mocap_fraction(f"mix:0.25:{source}") == 0.25
+    assert pose_source.mocap_fraction(source) == 1.0 and pose_source.mocap_fraction("procedural") == 0.0
+    assert pose_source.parse_pose_source(f"mix:0.25:{source}") == Path(str(humanoid_folder))
+    keys = {cache_path("/c", "train", 3, 0, 32, 1, s) for s in (source, f"mix:0.5:{source}", f"mix:0.25:{source}")}
+    assert len(keys) == 3
+    for bad in ("mix:1.5:bvh:/x", "mix:abc:bvh:/x", "mix:0.5:procedural", "mix:0:bvh:/x"):
+        with pytest.raises(ValueError, match="mix:F:bvh"):
+            pose_source.parse_pose_source(bad)
+
+
 def test_config_pose_source_is_validated():
     cfg = get_preset("smoke")
     assert cfg.data.pose_source == "procedural"
-    cfg.data.pose_source = "bvh:/somewhere"
-    cfg.validate()
-    cfg.data.pose_source = "mocap"
-    with pytest.raises(ValueError, match="data.pose_source"):
+    for good in ("bvh:/somewhere", "mix:0.3:bvh:/somewhere", "mix:.5:bvh:~/clips"):
+        cfg.data.pose_source = good
         cfg.validate()
+    for bad in ("mocap", "mix:1.5:bvh:/x", "mix:0:bvh:/x", "mix:0.5:procedural", "bvh:"):
+        cfg.data.pose_source = bad
+        with pytest.raises(ValueError, match="data.pose_source"):
+            cfg.validate()
 
 
 def test_check_reports_a_broken_clip(humanoid_folder, tmp_path):
