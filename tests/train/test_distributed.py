@@ -90,9 +90,9 @@ def test_torchrun_two_processes_match_one_process(tmp_path, cache_dir):
 
 
 def _assert_same_architecture(ddp, single, arch_ddp: dict, arch_one: dict) -> None:
-    """alpha/beta agree to float noise (alpha 5e-4), and so do the genotypes, except where two ops tie within
-    that noise (after one architecture epoch at smoke size every op weight is still ~1/8, and
-    reductions over 2 x 16 images instead of 32 reorder float sums)."""
+    """alpha/beta agree to float noise (alpha 5e-4), and so do the genotypes, except where two ops (or two
+    inputs of a node) tie within that noise (after one architecture epoch at smoke size every op weight is
+    still ~1/8, and reductions over 2 x 16 images instead of 32 reorder float sums)."""
     from partnas_lib.nas.genotype import edge_index
 
     for part, a in arch_ddp.items():
@@ -105,7 +105,15 @@ def _assert_same_architecture(ddp, single, arch_ddp: dict, arch_one: dict) -> No
     edges = edge_index()
     for part in g_ddp:
         for n, (node_a, node_b) in enumerate(zip(g_ddp[part], g_one[part])):
-            assert [src for _, src in node_a] == [src for _, src in node_b], (part, n, node_a, node_b)
+            src_a, src_b = {src for _, src in node_a}, {src for _, src in node_b}
+            if src_a != src_b:  # two inputs of the node tie: their edge strengths are within noise
+                strength = {src: max(w for o, w in zip(ops, arch_one[part]["alpha"][edges.index((src, 2 + n))])
+                                     if o != "none") * arch_one[part]["beta"][edges.index((src, 2 + n))]
+                            for src in src_a ^ src_b}
+                margin = max(strength.values()) - min(strength.values())
+                assert margin < 1e-3, \
+                    f"{part}: node {2 + n} keeps {sorted(src_a)} vs {sorted(src_b)}, {margin:.2e} apart"
+                continue
             for (op_a, src), (op_b, _) in zip(node_a, node_b):
                 if op_a != op_b:
                     w = arch_one[part]["alpha"][edges.index((src, 2 + n))]
