@@ -26,7 +26,7 @@ import numpy as np
 
 from partnas_lib.data.synth import gait, gestures
 from partnas_lib.data.synth.body import Body, clip_to_limits, forward_kinematics, neutral_angles, rot_z
-from partnas_lib.data.synth.posture import SIDES, head_look, pick_side, relaxed_arm, standing
+from partnas_lib.data.synth.posture import SIDES, head_look, other_side, pick_side, relaxed_arm, standing
 
 # --------------------------------------------------------------------------------------------
 # Postures: distributions over joint angles
@@ -160,7 +160,7 @@ def _gesturing_while_walking(rng: np.random.Generator, a: dict[str, float]) -> N
     side = pick_side(rng)
     gestures.gesture_arm(rng, a, side)
     if rng.uniform() < 0.25:
-        gestures.gesture_arm(rng, a, "l" if side == "r" else "r")
+        gestures.gesture_arm(rng, a, other_side(side))
 
 
 #: Every action, its sampler and its share of :func:`draw_action` (the weights sum to 1; see

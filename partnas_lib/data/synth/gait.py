@@ -34,9 +34,11 @@ brisk walk 1.3; jog 0.75 .. sprint 1.35), as the ranges of motion grow with spee
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
-from partnas_lib.data.synth.posture import SIDES, head_look, relaxed_arm
+from partnas_lib.data.synth.posture import SIDES, head_look, other_side, relaxed_arm
 
 #: ``(phase, degrees)`` keyframes of one gait cycle, first keyframe at phase 0; interpolated
 #: periodically by :func:`gait_curve`.  Sources in the module docstring.
@@ -58,9 +60,16 @@ def gait_curve(keyframes: tuple[tuple[float, float], ...], phase: float, amplitu
     phases = np.array([p for p, _ in keyframes])
     values = np.array([v for _, v in keyframes])
     theta = float(np.interp(phase % 1.0, phases, values, period=1.0))
-    fine = np.interp(np.linspace(0.0, 1.0, 64, endpoint=False), phases, values, period=1.0)
-    mean = float(fine.mean())
+    mean = _curve_mean(keyframes)
     return mean + amplitude * (theta - mean)
+
+
+@lru_cache(maxsize=None)
+def _curve_mean(keyframes: tuple[tuple[float, float], ...]) -> float:
+    """The mean angle of a gait curve over one cycle (64 evenly spaced phases)."""
+    phases = np.array([p for p, _ in keyframes])
+    values = np.array([v for _, v in keyframes])
+    return float(np.interp(np.linspace(0.0, 1.0, 64, endpoint=False), phases, values, period=1.0).mean())
 
 
 def _leg_phases(rng: np.random.Generator) -> dict[str, float]:
@@ -128,7 +137,7 @@ def running(rng: np.random.Generator, a: dict[str, float]) -> None:
 def side_stepping(rng: np.random.Generator, a: dict[str, float]) -> None:
     """Stepping sideways: one leg abducts to lead, the other follows; little flexion."""
     lead = str(rng.choice(list(SIDES)))
-    trail = "l" if lead == "r" else "r"
+    trail = other_side(lead)
     cycle = 2 * np.pi * rng.uniform(0.0, 1.0)
     amp = rng.uniform(0.6, 1.3)
     a["pelvis_roll"] = (3 if lead == "l" else -3) * amp * np.sin(cycle)

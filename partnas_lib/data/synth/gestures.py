@@ -18,11 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from partnas_lib.data.synth.posture import SIDES, head_look, pick_side, relaxed_arm, standing
-
-
-def _other(side: str) -> str:
-    return "l" if side == "r" else "r"
+from partnas_lib.data.synth.posture import SIDES, head_look, other_side, pick_side, relaxed_arm, standing
 
 
 def _wave_arm(rng: np.random.Generator, a: dict[str, float], side: str) -> None:
@@ -81,7 +77,7 @@ def waving(rng: np.random.Generator, a: dict[str, float]) -> None:
     side = pick_side(rng)
     _wave_arm(rng, a, side)
     if rng.uniform() < 0.25:
-        _wave_arm(rng, a, _other(side))
+        _wave_arm(rng, a, other_side(side))
     head_look(rng, a, flex=-rng.uniform(0, 10))
 
 
@@ -109,7 +105,7 @@ def calling(rng: np.random.Generator, a: dict[str, float]) -> None:
     """Calling out to someone: a hand (or both) cupped at the mouth, or a hand raised high."""
     standing(rng, a)
     side = pick_side(rng)
-    hands = [side, _other(side)] if rng.uniform() < 0.4 else [side]
+    hands = [side, other_side(side)] if rng.uniform() < 0.4 else [side]
     if rng.uniform() < 0.6:
         for s in hands:
             pose_arm(rng, a, s, "call")
@@ -134,7 +130,7 @@ def punching(rng: np.random.Generator, a: dict[str, float]) -> None:
     (straight: elbow extended at shoulder height; hook: upper arm out, elbow bent)."""
     standing(rng, a)
     side = pick_side(rng)
-    other = _other(side)
+    other = other_side(side)
     a[f"{other}_hip_flex"] = rng.uniform(15, 35)  # lead leg forward
     a[f"{side}_hip_flex"] = -rng.uniform(0, 15)
     for s in SIDES:
@@ -162,7 +158,7 @@ def kicking(rng: np.random.Generator, a: dict[str, float]) -> None:
     a chambered knee); the arms go out for balance and the trunk leans back."""
     standing(rng, a)
     side = pick_side(rng)
-    a[f"{_other(side)}_knee_flex"] = rng.uniform(5, 25)  # support leg
+    a[f"{other_side(side)}_knee_flex"] = rng.uniform(5, 25)  # support leg
     a[f"{side}_hip_flex"] = rng.uniform(30, 100)
     a[f"{side}_knee_flex"] = rng.uniform(0, 90)
     a[f"{side}_hip_abd"] = rng.uniform(-5, 30)

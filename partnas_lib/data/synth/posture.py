@@ -23,6 +23,11 @@ def pick_side(rng: np.random.Generator, right_handed: float = 0.85) -> str:
     return "r" if rng.uniform() < right_handed else "l"
 
 
+def other_side(side: str) -> str:
+    """The opposite side: ``"l"`` <-> ``"r"``."""
+    return "l" if side == "r" else "r"
+
+
 def relaxed_arm(rng: np.random.Generator, a: dict[str, float], side: str) -> None:
     """An arm that is not doing anything in particular: hanging, on the hip, or bent in front."""
     mode = rng.choice(["down", "down", "down", "hip", "front"])
@@ -77,4 +82,4 @@ def standing(rng: np.random.Generator, a: dict[str, float]) -> None:
     head_look(rng, a)
 
 
-__all__ = ["SIDES", "head_look", "pick_side", "relaxed_arm", "standing", "standing_legs", "upright_trunk"]
+__all__ = ["SIDES", "head_look", "other_side", "pick_side", "relaxed_arm", "standing", "standing_legs", "upright_trunk"]
