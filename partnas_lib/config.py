@@ -9,7 +9,6 @@ pin down carry the note "project default; the paper's value is not published" (d
 from __future__ import annotations
 
 import dataclasses
-import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +36,39 @@ NORMALIZE_INPUT: dict[str, bool | None] = {"auto": None, "on": True, "true": Tru
 MODEL_KINDS: tuple[str, ...] = ("searched", "random", "random_best", "baseline")
 #: How the genotype is read out of the trained supernet (``SearchConfig.selection``).
 SELECTIONS: tuple[str, ...] = ("magnitude", "perturbation")
+
+#: The forms of ``DataConfig.pose_source`` (read by :func:`split_pose_source`).
+POSE_SOURCE_FORMS = "'procedural', 'bvh:/path/to/folder' or 'mix:F:bvh:/path/to/folder' (0 < F < 1)"
+
+
+def split_pose_source(spec: str) -> tuple[float, str | None]:
+    """A ``DataConfig.pose_source`` as ``(share of poses from motion capture, BVH folder)``:
+    ``"procedural"`` -> ``(0.0, None)``, ``"bvh:DIR"`` -> ``(1.0, "DIR")``,
+    ``"mix:F:bvh:DIR"`` -> ``(F, "DIR")`` with ``0 < F < 1``; ``ValueError`` for anything else.
+    The one reader of this grammar: the config check and the data layer both use it."""
+    if spec == "procedural":
+        return 0.0, None
+    fraction, rest = 1.0, spec
+    if spec.startswith("mix:"):
+        text, _, rest = spec[4:].partition(":")
+        try:
+            fraction = float(text)
+        except ValueError:
+            fraction = float("nan")
+        if not 0.0 < fraction < 1.0:
+            raise ValueError(f"pose source {spec!r}: expected {POSE_SOURCE_FORMS}")
+    folder = rest[4:].strip() if rest.startswith("bvh:") else ""
+    if not folder:
+        raise ValueError(f"pose source {spec!r}: expected {POSE_SOURCE_FORMS}")
+    return fraction, folder
+
+
+def _is_pose_source(spec: str) -> bool:
+    try:
+        split_pose_source(spec)
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass
@@ -70,7 +102,7 @@ class DataConfig:
     supersample: int = 2
     seed: int = 0
     cache_dir: str = ""  # "" -> $PARTNAS_CACHE or ~/.cache/partnas
-    pose_source: str = "procedural"  # "procedural" | "bvh:/path/to/folder"
+    pose_source: str = "procedural"  # "procedural" | "bvh:/path/to/folder" | "mix:F:bvh:/path/to/folder"
     root: str = ""  # dataset folder for dataset="h36m"
     layout: str = ""  # "" = detect; "3dmppe" | "videopose3d" | "cdf"
     train_subset: str = "train_s1_s5_s6_s7_s8_every5"
@@ -267,8 +299,7 @@ class Config:
             ("data.dataset", self.data.dataset in ("synthetic", "h36m"), "'synthetic' or 'h36m'"),
             ("data.root", self.data.dataset != "h36m" or bool(self.data.root),
              "the Human3.6M folder when data.dataset=h36m"),
-            ("data.pose_source", re.fullmatch(r"procedural|(mix:0?\.\d*[1-9]\d*:)?bvh:\s*\S.*", self.data.pose_source)
-             is not None, "'procedural', 'bvh:/path/to/folder' or 'mix:F:bvh:/path/to/folder' (0 < F < 1)"),
+            ("data.pose_source", _is_pose_source(self.data.pose_source), POSE_SOURCE_FORMS),
             ("model.trunk_depth", self.model.trunk_depth in (18, 34, 50), "one of 18, 34, 50"),
             ("model.trunk_stage", self.model.trunk_stage in ("layer1", "layer2", "layer3", "layer4"),
              "one of layer1..layer4"),

@@ -39,9 +39,6 @@ def _comparable(cfg: Config) -> dict[str, Any]:
     return d
 
 
-
-
-
 def run_one(cfg: Config, out: Path) -> dict[str, Any]:
     """Run (or resume, or just read) one (variant, seed) run directory; return its record."""
     config_path = out / "config.json"

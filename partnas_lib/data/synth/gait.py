@@ -23,6 +23,15 @@ periodically:
 * **side-stepping** -- the legs abduct and adduct in turn with little flexion (frontal-plane
   gait; e.g. Houck, *J. Orthop. Sports Phys. Ther.* 2003 on side-step cutting).
 
+The curves measure the thigh against the *pelvis*, and the pelvis of a walking person is tilted
+forward by about 10 deg (anterior pelvic tilt; Perry & Burnfield 2010; Kadaba et al.,
+*J. Orthop. Res.* 8, 1990), in running by about 15 deg or more (Schache et al., *Gait & Posture* 10, 1999).
+The body frame of :mod:`~partnas_lib.data.synth.body` is upright at ``pelvis_pitch = 0``, so the
+thigh's angle to the vertical is the curve minus that tilt
+(:data:`PELVIC_TILT`): about 20 deg forward at heel strike and 20 deg back at push-off in
+walking, not 30 and 10.  Reading the curves as angles to the vertical puts every foot about
+15 cm too far forward.
+
 Walking backwards is, to a good approximation, forward walking played in reverse (Grasso,
 Bianchi & Lacquaniti, *J. Neurophysiol.* 1998; Thorstensson 1986): the same poses in the
 opposite order.  A single frame cannot tell the two apart, so backward walking needs no sampler
@@ -38,7 +47,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from partnas_lib.data.synth.posture import SIDES, head_look, other_side, relaxed_arm
+from partnas_lib.data.synth.posture import SIDES, foot_width_abduction, head_look, other_side, relaxed_arm
 
 #: ``(phase, degrees)`` keyframes of one gait cycle, first keyframe at phase 0; interpolated
 #: periodically by :func:`gait_curve`.  Sources in the module docstring.
@@ -48,6 +57,9 @@ WALK_KNEE_FLEX = ((0.0, 5.0), (0.15, 18.0), (0.40, 5.0), (0.50, 12.0), (0.60, 38
                   (0.85, 35.0), (0.95, 5.0))
 RUN_HIP_FLEX = ((0.0, 35.0), (0.20, 15.0), (0.40, -8.0), (0.50, -5.0), (0.65, 25.0), (0.85, 50.0))
 RUN_KNEE_FLEX = ((0.0, 20.0), (0.15, 42.0), (0.40, 18.0), (0.55, 60.0), (0.70, 100.0), (0.85, 50.0))
+#: Anterior pelvic tilt (deg) during each gait, ``(mean, standard deviation)``: the zero of the
+#: hip curves above.  Sources in the module docstring.
+PELVIC_TILT: dict[str, tuple[float, float]] = {"walking": (10.0, 3.0), "running": (15.0, 4.0)}
 
 
 def gait_curve(keyframes: tuple[tuple[float, float], ...], phase: float, amplitude: float = 1.0) -> float:
@@ -91,11 +103,13 @@ def walking(rng: np.random.Generator, a: dict[str, float]) -> None:
     a["pelvis_roll"] = 4 * amp * np.sin(2 * cycle)  # pelvic obliquity: twice per cycle
     a["spine_twist"] = 6 * amp * np.cos(cycle)  # shoulders counter-rotate against the hips
     a["spine_lat"] = rng.normal(0, 2)
+    abduction = foot_width_abduction(rng, "walking")
+    tilt = rng.normal(*PELVIC_TILT["walking"])
     for side in SIDES:
         p = phases[side]
-        a[f"{side}_hip_flex"] = gait_curve(WALK_HIP_FLEX, p, amp)
+        a[f"{side}_hip_flex"] = gait_curve(WALK_HIP_FLEX, p, amp) - tilt
         a[f"{side}_knee_flex"] = gait_curve(WALK_KNEE_FLEX, p, amp) + rng.uniform(-3, 3)
-        a[f"{side}_hip_abd"] = rng.uniform(0, 6)
+        a[f"{side}_hip_abd"] = abduction + rng.normal(0, 1.5)
         a[f"{side}_hip_twist"] = rng.normal(0, 6)
         if rng.uniform() < 0.15:  # carrying something or a hand in a pocket: the arm does not swing
             relaxed_arm(rng, a, side)
@@ -119,12 +133,15 @@ def running(rng: np.random.Generator, a: dict[str, float]) -> None:
     a["chest_flex"] = rng.uniform(-3, 5)
     a["pelvis_roll"] = 5 * amp * np.sin(2 * cycle)
     a["spine_twist"] = 10 * amp * np.cos(cycle)
+    abduction = foot_width_abduction(rng, "running")
+    tilt = rng.normal(*PELVIC_TILT["running"])
     for side in SIDES:
         p = phases[side]
-        # Hip flexion is measured against the pelvis, which tilts forward with the lean.
-        a[f"{side}_hip_flex"] = gait_curve(RUN_HIP_FLEX, p, amp) + a["pelvis_pitch"]
+        # The curve is the thigh against the anatomical pelvis (tilted forward by ``tilt``); the
+        # body's root is turned by the lean, so hip_flex adds it back to keep the thigh in place.
+        a[f"{side}_hip_flex"] = gait_curve(RUN_HIP_FLEX, p, amp) - tilt + a["pelvis_pitch"]
         a[f"{side}_knee_flex"] = gait_curve(RUN_KNEE_FLEX, p, amp) + rng.uniform(-5, 5)
-        a[f"{side}_hip_abd"] = rng.uniform(0, 8)
+        a[f"{side}_hip_abd"] = abduction + rng.normal(0, 2)
         a[f"{side}_hip_twist"] = rng.normal(0, 6)
         swing = -np.cos(2 * np.pi * p)
         a[f"{side}_shoulder_flex"] = 5 + 30 * amp * swing + 0.5 * lean
@@ -143,8 +160,9 @@ def side_stepping(rng: np.random.Generator, a: dict[str, float]) -> None:
     a["pelvis_roll"] = (3 if lead == "l" else -3) * amp * np.sin(cycle)
     a["spine_flex"] = rng.uniform(0, 8)
     a["spine_lat"] = rng.normal(0, 3)
-    a[f"{lead}_hip_abd"] = 3 + 18 * amp * max(0.0, np.sin(cycle))
-    a[f"{trail}_hip_abd"] = 3 + 10 * amp * max(0.0, -np.sin(cycle))
+    stance = foot_width_abduction(rng, "standing")  # the feet come back to a standing width
+    a[f"{lead}_hip_abd"] = stance + 18 * amp * max(0.0, np.sin(cycle))
+    a[f"{trail}_hip_abd"] = stance + 10 * amp * max(0.0, -np.sin(cycle))
     for side in SIDES:
         a[f"{side}_hip_flex"] = rng.uniform(0, 15)
         a[f"{side}_knee_flex"] = rng.uniform(3, 25)
@@ -153,5 +171,5 @@ def side_stepping(rng: np.random.Generator, a: dict[str, float]) -> None:
     head_look(rng, a)
 
 
-__all__ = ["RUN_HIP_FLEX", "RUN_KNEE_FLEX", "WALK_HIP_FLEX", "WALK_KNEE_FLEX", "gait_curve", "running",
+__all__ = ["PELVIC_TILT", "RUN_HIP_FLEX", "RUN_KNEE_FLEX", "WALK_HIP_FLEX", "WALK_KNEE_FLEX", "gait_curve", "running",
            "side_stepping", "walking"]

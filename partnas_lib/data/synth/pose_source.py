@@ -24,41 +24,23 @@ from typing import Any
 
 import numpy as np
 
+from partnas_lib.config import POSE_SOURCE_FORMS, split_pose_source
 from partnas_lib.data.mocap.library import MocapClip, load_mocap_folder
 from partnas_lib.data.synth.actions import PLACEMENT_RADIUS, place_in_world
-
-POSE_SOURCE_FORMS = "'procedural', 'bvh:/path/to/folder' or 'mix:F:bvh:/path/to/folder' (0 < F < 1)"
-
-
-def _split_mix(spec: str) -> tuple[float, str]:
-    """``"mix:F:rest"`` -> ``(F, rest)``; any other spec -> ``(1.0, spec)``."""
-    if not spec.startswith("mix:"):
-        return 1.0, spec
-    fraction, _, rest = spec[4:].partition(":")
-    try:
-        value = float(fraction)
-    except ValueError:
-        value = float("nan")
-    if not 0.0 < value < 1.0 or not rest.startswith("bvh:"):
-        raise ValueError(f"pose source {spec!r}: expected {POSE_SOURCE_FORMS}")
-    return value, rest
 
 
 def parse_pose_source(spec: str) -> Path | None:
     """The BVH folder of a pose source: ``"procedural"`` -> None; ``"bvh:/path/to/folder"`` and
-    ``"mix:F:bvh:/path/to/folder"`` -> the folder (``ValueError`` for anything else)."""
-    if spec == "procedural":
-        return None
-    _, spec = _split_mix(spec)
-    if spec.startswith("bvh:") and spec[4:].strip():
-        return Path(os.path.expanduser(spec[4:].strip()))
-    raise ValueError(f"pose source {spec!r}: expected {POSE_SOURCE_FORMS}")
+    ``"mix:F:bvh:/path/to/folder"`` -> the folder (``ValueError`` for anything else; the grammar
+    is :func:`partnas_lib.config.split_pose_source`)."""
+    folder = split_pose_source(spec)[1]
+    return None if folder is None else Path(os.path.expanduser(folder))
 
 
 def mocap_fraction(spec: str) -> float:
     """The share of samples whose pose comes from motion capture: 0 for ``"procedural"``, 1 for
     ``"bvh:..."``, ``F`` for ``"mix:F:bvh:..."``."""
-    return 0.0 if parse_pose_source(spec) is None else _split_mix(spec)[0]
+    return split_pose_source(spec)[0]
 
 
 @dataclass

@@ -54,7 +54,7 @@ from partnas_lib.skeleton import NUM_JOINTS
 
 #: Bump whenever poses, camera placement or rendering change: it is part of the cache key,
 #: so stale caches are never read.
-RENDER_VERSION = 2  # 2: the everyday action repertoire (gait curves, gestures, weights)
+RENDER_VERSION = 3  # 2: the everyday action repertoire; 3: foot widths and pelvic tilt in gait
 
 #: Offsets that :func:`split_seed` adds for each split.
 SPLIT_OFFSETS: dict[str, int] = {"train": 0, "val": 1, "test": 2}
@@ -189,8 +189,9 @@ def cache_path(cache_dir: str | Path, split: str, count: int, base_seed: int, im
     folder = parse_pose_source(pose_source)
     if folder is not None:
         fields.update(pose_source=f"bvh:{folder.resolve()}", bvh=folder_fingerprint(folder))
-        if mocap_fraction(pose_source) < 1.0:
-            fields.update(mocap_fraction=mocap_fraction(pose_source))
+        fraction = mocap_fraction(pose_source)
+        if fraction < 1.0:
+            fields.update(mocap_fraction=fraction)
     key = json.dumps(fields, sort_keys=True)
     digest = hashlib.sha256(key.encode()).hexdigest()[:20]
     return Path(cache_dir) / f"synthetic-{digest}.npz"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from partnas_lib.data.synth import gait, gestures
+from partnas_lib.data.synth import gait, gestures, posture
 from partnas_lib.data.synth.actions import ACTION_WEIGHTS, ACTIONS, draw_action, sample_angles
 from partnas_lib.data.synth.body import Body, forward_kinematics, neutral_angles
 
@@ -53,7 +53,37 @@ def test_walking_legs_and_arms_swing_in_antiphase():
     assert np.corrcoef(r_hip, r_arm)[0, 1] < -0.3  # the arm swings against its own leg
     knee = np.array([x["r_knee_flex"] for x in a])
     assert 50 < knee.max() < 90 and knee.min() < 10  # ~60 deg in swing, near straight at heel strike
-    assert -25 < r_hip.min() < -5 and 25 < r_hip.max() < 50
+    # the curves minus ~10 deg of pelvic tilt: the thigh swings ~20 deg either side of vertical
+    assert -40 < r_hip.min() < -15 and 15 < r_hip.max() < 45
+
+
+def test_thigh_swings_about_the_vertical_in_walking():
+    """Pelvic tilt (gait.PELVIC_TILT): the feet are not all in front of the pelvis."""
+    j = _joints("walking", 400)
+    ankle_forward = j[:, [3, 6], 0]  # x is forward in the body frame
+    assert abs(np.median(ankle_forward)) < 100
+    assert np.mean(ankle_forward < 0) > 0.4
+
+
+def test_hip_abduction_for_width_puts_straight_legs_that_far_apart():
+    for width in (0.0, 100.0, 170.0, 260.0, 400.0):
+        a = neutral_angles()
+        for side in ("l", "r"):
+            a[f"{side}_hip_abd"] = posture.hip_abduction_for_width(width)
+        j = forward_kinematics(BODY, a)
+        assert j[6, 1] - j[3, 1] == pytest.approx(width, abs=1e-6)
+    assert posture.hip_abduction_for_width(2 * posture.MEAN_HIP_HALF_WIDTH) == pytest.approx(0.0)
+    assert posture.hip_abduction_for_width(170.0) < 0  # feet closer than the hip joints: adducted
+
+
+@pytest.mark.parametrize("action", ["standing", "walking", "running"])
+def test_feet_are_as_far_apart_as_people_put_them(action):
+    """Ankle distance across the body (y) near FOOT_WIDTH_MM, not the 26 cm of the hip joints."""
+    j = _joints(action, 400)
+    width = np.abs(j[:, 6, 1] - j[:, 3, 1])
+    mean, sd = posture.FOOT_WIDTH_MM[action]
+    assert abs(np.median(width) - mean) < max(0.5 * sd, 35)
+    assert np.median(width) < np.median(np.abs(j[:, 4, 1] - j[:, 1, 1]))  # inside the hips
 
 
 def test_running_flexes_knees_and_elbows_more_than_walking():
