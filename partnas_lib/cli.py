@@ -16,6 +16,7 @@ Examples::
     torchrun --standalone --nproc_per_node=8 -m partnas_lib.cli reproduce --preset paper --out runs/paper
     partnas retrain --out runs/cpu --genotype my_genotype.json
     partnas evaluate --out runs/cpu
+    partnas evaluate --out runs/cpu --data bvh:~/mocap/clips            # other data: runs/cpu/eval/bvh-clips/
     partnas rootnet train --out runs/cpu                              # RootNet for absolute root depths
     partnas evaluate --out runs/cpu --dataset synthetic-multi         # MuPoTS-style multi-person 3DPCK
     partnas evaluate --out runs/cpu --dataset mupots --root data/MuPoTS --bbox-root bbox_root_mupots_output.json
@@ -107,8 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--genotype", default=None, help="genotype JSON (default: OUT/genotype.json)")
     p.add_argument("--resume", action="store_true")
     _model_kind(p)
-    p = sub.add_parser("evaluate", help="evaluate OUT/checkpoints/model.pt; writes metrics.json "
-                                        "(metrics_multi.json with --dataset synthetic-multi|mupots)")
+    p = sub.add_parser("evaluate", help="evaluate OUT/checkpoints/model.pt; writes metrics.json (on other data "
+                                        "than the run's, e.g. --data bvh:DIR: OUT/eval/<data>/metrics.json; "
+                                        "metrics_multi.json with --dataset synthetic-multi|mupots)")
     _common(p)
     p.add_argument("--dataset", default=None, choices=["synthetic-multi", "mupots"],
                    help="multi-person evaluation (MuPoTS-3D 3DPCK/AUC, root depth error) on synthetic scenes or "
@@ -306,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
                 return 0
             print(f"MPJPE {metrics['mpjpe']:.1f} mm | PA-MPJPE {metrics['pa_mpjpe']:.1f} mm | "
                   f"mean-pose baseline {metrics['mean_pose_mpjpe']:.1f} mm")
-            print(f"results: {Path(args.out) / 'metrics.json'}")
+            print(f"results: {pipeline.evaluation_dir(cfg, args.out) / 'metrics.json'}")
     except (ValueError, FileNotFoundError, RuntimeError, OSError, FloatingPointError) as e:
         print(f"partnas: error: {e}", file=sys.stderr)
         return 2

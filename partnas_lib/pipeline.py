@@ -20,7 +20,9 @@ removes the run directory it created, so bad input leaves nothing half-written b
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
+import re
 import shutil
 import time
 from contextlib import contextmanager
@@ -31,7 +33,7 @@ import numpy as np
 import torch
 
 from partnas_lib import threads
-from partnas_lib.config import Config
+from partnas_lib.config import Config, split_pose_source
 from partnas_lib.data.mocap.library import load_mocap_folder
 from partnas_lib.data.sample import SampleArrays
 from partnas_lib.data.splits import load_split
@@ -263,15 +265,50 @@ def retrain(cfg: Config, out: str | Path, genotype_path: str | Path | None = Non
         run_retrain(cfg, run, resolve_genotype(cfg, run, genotype_path), resume)
 
 
+def data_name(cfg: Config) -> str:
+    """A short folder name for the data ``cfg`` evaluates on: ``procedural``, ``bvh-<folder>``,
+    ``mix0.3-bvh-<folder>``, ``h36m-<protocol or test subset>``."""
+    d = cfg.data
+    if d.dataset == "h36m":
+        name = f"h36m-{d.protocol or d.test_subset}"
+    else:
+        fraction, folder = split_pose_source(d.pose_source)
+        name = "procedural" if folder is None else f"bvh-{Path(folder.rstrip('/')).name}"
+        if 0 < fraction < 1:
+            name = f"mix{fraction:g}-{name}"
+    return re.sub(r"[^A-Za-z0-9_.+-]", "_", name)
+
+
+def _data_without_cache(cfg: Config) -> dict[str, Any]:
+    data = dataclasses.asdict(cfg.data)
+    data.pop("cache_dir", None)
+    return data
+
+
+def evaluation_dir(cfg: Config, out: str | Path) -> Path:
+    """Where :func:`evaluate` writes: the run directory itself when ``cfg`` evaluates on the
+    run's own data (its ``config.json``), else ``OUT/eval/<data_name>/`` -- so evaluating a run on
+    other data (``--data bvh:DIR``, another protocol, more test samples) never overwrites the
+    run's own ``metrics.json`` and predictions."""
+    run = RunDir(Path(out))
+    if not run.config.exists() or _data_without_cache(Config.load(run.config)) == _data_without_cache(cfg):
+        return run.root
+    return run.root / "eval" / data_name(cfg)
+
+
 def evaluate(cfg: Config, out: str | Path) -> dict[str, Any]:
-    """Evaluate ``out/checkpoints/model.pt`` on the test split; write ``metrics.json``.
+    """Evaluate ``out/checkpoints/model.pt`` on the test split of ``cfg``'s data; write
+    ``metrics.json``, ``metrics.md``, ``predictions.npz`` and its log lines to :func:`evaluation_dir`
+    (the run directory, or ``OUT/eval/<data>/`` for data other than the run's own).
 
     Under ``torchrun`` only rank 0 evaluates; the other processes return ``{}``."""
     distributed.setup(cfg.device)
     if not distributed.is_main():
         return {}
     run = RunDir(Path(out))
-    log = get_logger(run)
+    results = RunDir(evaluation_dir(cfg, out))
+    results.root.mkdir(parents=True, exist_ok=True)
+    log = get_logger(results)  # other data: its own log.txt, so the run's log stays the run's
     device = resolve_device(cfg.device)
     precision = resolve_precision(cfg, device, log)
     ckpt = load_checkpoint(run.checkpoints / FINAL)
@@ -297,11 +334,12 @@ def evaluate(cfg: Config, out: str | Path) -> dict[str, Any]:
         "genotype": genotype.to_json()["parts"] if genotype is not None else None,
         "machine": threads.describe(),
     })
-    run.write_json(run.metrics, metrics)
-    atomic_write_text(run.root / METRICS_MD, metrics_markdown(metrics))
-    np.savez_compressed(run.predictions, pred_mm=pred.astype(np.float32), gt_mm=test.joints_3d)
+    results.write_json(results.metrics, metrics)
+    atomic_write_text(results.root / METRICS_MD, metrics_markdown(metrics))
+    np.savez_compressed(results.predictions, pred_mm=pred.astype(np.float32), gt_mm=test.joints_3d)
+    where = "" if results.root == run.root else f" ({data_name(cfg)}: {results.root})"
     log.info(f"evaluate: MPJPE {metrics['mpjpe']:.1f} mm, PA-MPJPE {metrics['pa_mpjpe']:.1f} mm, "
-             f"mean-pose baseline {metrics['mean_pose_mpjpe']:.1f} mm on {len(test)} test samples")
+             f"mean-pose baseline {metrics['mean_pose_mpjpe']:.1f} mm on {len(test)} test samples{where}")
     return metrics
 
 

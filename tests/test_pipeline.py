@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -18,7 +19,7 @@ import format_fixtures as ff
 import pytest
 import torch
 
-from partnas_lib import cli
+from partnas_lib import cli, pipeline
 from partnas_lib.config import get_preset
 from partnas_lib.nas.genotype import Genotype
 
@@ -69,6 +70,34 @@ def test_smoke_run_learns(smoke_run):
     _, metrics = smoke_run
     assert metrics["mpjpe"] < metrics["mean_pose_mpjpe"]
     assert metrics["pa_mpjpe"] < metrics["mpjpe"]
+
+
+@pytest.mark.slow
+def test_evaluate_on_other_data_keeps_the_runs_own_metrics(smoke_run, tmp_path, capsys):
+    """``evaluate --data ...`` (or any other test data) writes OUT/eval/<data>/, not metrics.json."""
+    src, metrics = smoke_run
+    out = tmp_path / "run"
+    shutil.copytree(src, out)
+    own, own_log = (out / "metrics.json").read_bytes(), (out / "log.txt").read_bytes()
+    assert cli.main(["evaluate", "--out", str(out), "--no-progress", "--set", "data.num_test=8"]) == 0
+    other = out / "eval" / "procedural"
+    assert json.loads((other / "metrics.json").read_text())["num_test_samples"] == 8
+    assert (other / "metrics.md").is_file() and (other / "predictions.npz").is_file()
+    assert str(other / "metrics.json") in capsys.readouterr().out
+    assert (out / "metrics.json").read_bytes() == own  # the run's own result is untouched
+    assert (out / "log.txt").read_bytes() == own_log and "evaluate: MPJPE" in (other / "log.txt").read_text()
+    assert cli.main(["evaluate", "--out", str(out), "--no-progress"]) == 0  # its own data: in place
+    assert json.loads((out / "metrics.json").read_text())["mpjpe"] == pytest.approx(metrics["mpjpe"])
+
+
+def test_data_names_for_evaluation_folders():
+    cfg = get_preset("smoke")
+    for source, name in [("procedural", "procedural"), ("bvh:/data/bandai-namco-1/", "bvh-bandai-namco-1"),
+                         ("mix:0.3:bvh:~/clips", "mix0.3-bvh-clips")]:
+        cfg.data.pose_source = source
+        assert pipeline.data_name(cfg) == name
+    cfg.data.dataset, cfg.data.protocol = "h36m", "mpjpe_s9_s11"
+    assert pipeline.data_name(cfg) == "h36m-mpjpe_s9_s11"
 
 
 @pytest.mark.slow

@@ -23,6 +23,7 @@ from partnas_lib.ablation.schema import (
 from partnas_lib.ablation.stats import comparison_pairs, paired_comparisons
 from partnas_lib.ablation.variants import VARIANTS, variant_config, variant_overrides
 from partnas_lib.config import Config
+from partnas_lib.data.synth.synthetic import RENDER_VERSION
 from partnas_lib.eval.metrics import per_part_mpjpe
 from partnas_lib.io import atomic_write_text
 from partnas_lib.models.summary import summarize_config
@@ -49,6 +50,10 @@ def run_one(cfg: Config, out: Path) -> dict[str, Any]:
                              f"for (another preset or --set?); use another --out or delete {out}")
     if (out / "metrics.json").exists() and (out / "checkpoints" / FINAL).exists():
         metrics = json.loads((out / "metrics.json").read_text())
+        rendered = metrics.get("protocol", {}).get("render_version")
+        if cfg.data.dataset == "synthetic" and rendered not in (None, RENDER_VERSION):
+            raise ValueError(f"{out / 'metrics.json'}: trained and tested on people of generator version {rendered}, "
+                             f"but this library renders version {RENDER_VERSION}; use another --out or delete {out}")
     else:
         metrics = pipeline.reproduce(cfg, out, resume=True)
     genotype = Genotype.load(out / "genotype.json") if cfg.model.kind != "baseline" else None

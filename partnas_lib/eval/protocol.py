@@ -15,6 +15,7 @@ from partnas_lib.config import Config
 from partnas_lib.data.datasets.h36m_facts import H36M_SPLITS
 from partnas_lib.data.protocols import PROTOCOLS, h36m_subsets
 from partnas_lib.data.sample import SampleArrays
+from partnas_lib.data.synth.synthetic import RENDER_VERSION
 
 METRICS = ("mpjpe = mean per-joint position error after aligning the pelvis (root); "
            "pa_mpjpe = the same after a per-sample similarity Procrustes alignment (scale, rotation, translation)")
@@ -31,6 +32,7 @@ def protocol_card(cfg: Config, test: SampleArrays | None = None, train: SampleAr
         card.update(_h36m(cfg, test, train))
     else:
         card["pose_source"] = cfg.data.pose_source
+        card["render_version"] = RENDER_VERSION  # which generator drew and rendered the people
         n = len(test) if test is not None else cfg.data.num_test
         card["test_split"] = f"{n} synthetic samples rendered from a seed disjoint from training"
         if train is not None:

@@ -16,6 +16,7 @@ from partnas_lib.ablation.report import ablation_markdown
 from partnas_lib.ablation.schema import validate_ablation
 from partnas_lib.ablation.variants import VARIANTS
 from partnas_lib.config import Config, apply_overrides, get_preset
+from partnas_lib.data.synth.synthetic import RENDER_VERSION
 from partnas_lib.models.build import random_genotype
 from partnas_lib.nas.genotype import Genotype
 
@@ -140,6 +141,21 @@ def test_a_different_config_in_the_same_directory_is_refused(ablation, tmp_path,
     out, _ = ablation
     assert _ablate(out, "--set", "retrain.lr=0.01", "--variants", "baseline") == 2
     assert "different configuration" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_runs_of_another_generator_version_are_refused(ablation, tmp_path, capsys):
+    """A finished run is only read back if its people were drawn by today's generator."""
+    out, _ = ablation
+    copy_dir = tmp_path / "abl"
+    shutil.copytree(out, copy_dir)
+    metrics_path = copy_dir / "baseline" / "seed0" / "metrics.json"
+    metrics = json.loads(metrics_path.read_text())
+    assert metrics["protocol"]["render_version"] == RENDER_VERSION
+    metrics["protocol"]["render_version"] = RENDER_VERSION - 1
+    metrics_path.write_text(json.dumps(metrics))
+    assert _ablate(copy_dir, "--variants", "baseline") == 2
+    assert f"generator version {RENDER_VERSION - 1}" in capsys.readouterr().err
 
 
 @pytest.mark.slow
