@@ -24,6 +24,7 @@ Examples::
     partnas model summary --preset paper --model baseline
     partnas model summary --preset cpu --model searched --genotype runs/cpu/genotype.json
     partnas agreement runs/seeds/seed*/genotype.json
+    partnas data coverage --root ~/mocap/clips --normalize-scale          # procedural vs real poses, no training
     partnas predict --run runs/cpu photos/ --out predictions/              # 3D poses of your own images
     partnas predict --run runs/cpu clip.mp4 --bbox 410,120,220,560 --focal 1500 --out predictions/
 """
@@ -41,7 +42,7 @@ from partnas_lib import pipeline, threads
 from partnas_lib.ablation.run import ablation_markdown, run_ablation
 from partnas_lib.ablation.variants import VARIANTS
 from partnas_lib.config import MODEL_KINDS, PRESETS, Config, apply_overrides, get_preset
-from partnas_lib.data.check import add_check_parser, run_check
+from partnas_lib.data.check import add_check_parser
 from partnas_lib.eval.multi_person import evaluate_multi
 from partnas_lib.eval.multi_report import format_multi_metrics
 from partnas_lib.eval.predict import PREDICTIONS_HTML, predict_inputs, save_predictions
@@ -244,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _quiet_other_ranks()
     if args.command == "data":
-        return run_check(args)
+        return args.func(args)  # data check | data coverage
     try:
         if getattr(args, "threads", None) is not None:
             threads.configure(args.threads)

@@ -32,6 +32,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from partnas_lib.data.coverage import add_coverage_parser
 from partnas_lib.data.datasets.h36m import detect_h36m_layout, load_h36m
 from partnas_lib.data.datasets.h36m_3dmppe import h36m_3dmppe_conventions
 from partnas_lib.data.datasets.h36m_facts import ALL_CAMERAS, H36MSelection, subject_key
@@ -202,8 +203,9 @@ def _annotated_box_coverage(arrays: Any) -> float:
 
 def add_check_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add ``data check`` to a ``subparsers`` object (``partnas data check --dataset ...``)."""
-    data = subparsers.add_parser("data", help="dataset tools (check)")
+    data = subparsers.add_parser("data", help="dataset tools (check, coverage)")
     data_sub = data.add_subparsers(dest="data_command", required=True)
+    add_coverage_parser(data_sub)
     p = data_sub.add_parser("check", help="load a dataset and check counts, files, cameras and joint order",
                             description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", required=True, choices=DATASETS)

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from conftest import MOCAP
 
+from partnas_lib import cli
 from partnas_lib.config import get_preset
 from partnas_lib.data.check import check_dataset, format_report
 from partnas_lib.data.mocap import bvh, kinematics, library, retarget
@@ -391,3 +392,20 @@ def test_check_bandai(bandai):
     assert r["clips"]["loaded"] == 174 and r["frames"] > 30000 and r["frame_rate"] == [30.0]
     assert 1400 < r["heights_mm"]["median"] < 2100
     assert {p["split"] for p in r["per_clip"]} == set(library.SPLITS)
+
+
+def test_data_coverage_reports_nearest_poses_per_joint_and_action(humanoid_folder, capsys):
+    """``partnas data coverage``: clip poses against procedural ones and the clips' own train split."""
+    from partnas_lib.data.coverage import pose_coverage
+    report = pose_coverage(humanoid_folder, split="test", samples=50, step=1)
+    assert report["query_poses"] > 0 and report["train_poses"] > 0
+    for side in ("procedural", "train"):
+        assert set(report[side]["per_joint_mm"]) >= {"r_wrist", "l_ankle"}
+        assert report[side]["per_joint_mm"]["pelvis"] == 0.0  # the canonical frame's origin
+        assert 0 <= report[side]["median_mm"] < 2000
+    assert sum(report["nearest_procedural_actions"].values()) == report["query_poses"]
+    assert cli.main(["data", "coverage", "--root", str(humanoid_folder), "--samples", "20", "--step", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "nearest-pose MPJPE" in out and "r_wrist" in out
+    assert cli.main(["data", "coverage", "--root", str(humanoid_folder), "--samples", "0"]) == 2
+    assert "--samples" in capsys.readouterr().err
