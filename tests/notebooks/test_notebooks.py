@@ -60,7 +60,7 @@ def smoke_parameters(name: str) -> dict[str, Any]:
     common = {"PRESET": "smoke", "METRICS_OUT": str(EXECUTED / f"{name}.metrics.json")}
     run = {"RUN_DIR": str(RUN_DIR)}
     return {
-        "01_data": {**common, "NUM_SAMPLES": 12},
+        "01_data": {**common, "NUM_SAMPLES": 12, "MOCAP_DIR": ""},
         "02_search_space": common,
         "03_search": {**common, **run, "RUN_TRAINING": True, "SEEDS": [0, 1], "THREADS": "auto"},
         "04_architectures": {**common, **run, "RUN_TRAINING": True, "THREADS": "auto"},
