@@ -79,3 +79,53 @@ def ablation_markdown(data: dict[str, Any]) -> str:
     for name, a in data["agreement"].items():
         lines += [f"## Seed agreement of the `{name}` genotypes", "", format_agreement(a), ""]
     return "\n".join(lines)
+
+
+def claims_markdown(data: dict[str, Any], title: str) -> str:
+    """One benchmark's block of the README's "Do the paper's claims hold here?": provenance
+    (command, commit, machine, threads), one row per variant (mean ± sample std over seeds and
+    the wall time of one run) and the verdict of every paired comparison -- all read from the
+    ablation file, so the README holds no hand-typed number (:func:`replace_readme_block`)."""
+    machine = data.get("machine") or {}
+    run_threads = sorted({r.get("torch_threads") for v in data["variants"].values() for r in v["runs"]} - {None})
+    mean_pose = np.mean([r["mean_pose_mpjpe"] for v in data["variants"].values() for r in v["runs"]])
+    where = "machine not recorded"
+    if machine:
+        where = (f"{machine.get('cpu', 'unknown CPU')}, {machine.get('cores', '?')} cores, "
+                 f"torch {machine.get('torch', '?')}")
+    threads = f"{data.get('workers', 1)} runs at a time" + (
+        f", {'/'.join(map(str, run_threads))} torch thread(s) each" if run_threads else "")
+    lines = [f"**{title}.**  `{data['command']}` at commit `{data['git_commit']}` ({data['date'][:10]}); "
+             f"seeds {', '.join(map(str, data['seeds']))}; {where}; {threads}.  "
+             f"Mean ± std over seeds; the mean pose scores {mean_pose:.1f} mm.", "",
+             "| variant | params (M) | MACs (M) | MPJPE (mm) | PA-MPJPE (mm) | wall time of one run (s) |",
+             "|---|---|---|---|---|---|"]
+    for name, v in data["variants"].items():
+        m, s = v["mean"], v["std"]
+        lines.append(f"| `{name}` | {m['params'] / 1e6:.3f} | {m['macs'] / 1e6:.1f} | {_pm(m['mpjpe'], s['mpjpe'])} | "
+                     f"{_pm(m['pa_mpjpe'], s['pa_mpjpe'])} | {m['search_seconds'] + m['retrain_seconds']:.0f} |")
+    lines += ["", *[f"* {c['metric']}: {c['verdict']}" for c in data["comparisons"]]]
+    return "\n".join(lines)
+
+
+def _markers(name: str) -> tuple[str, str]:
+    return f"<!-- ablation:{name} -->", f"<!-- /ablation:{name} -->"
+
+
+def replace_readme_block(text: str, name: str, body: str) -> str:
+    """``text`` with the lines between ``<!-- ablation:NAME -->`` and ``<!-- /ablation:NAME -->``
+    replaced by ``body`` (``ValueError`` if the markers are missing)."""
+    start, end = _markers(name)
+    if text.count(start) != 1 or text.count(end) != 1 or text.index(start) > text.index(end):
+        raise ValueError(f"expected one '{start}' ... '{end}' block")
+    head, rest = text.split(start)
+    _, tail = rest.split(end)
+    return f"{head}{start}\n{body}\n{end}{tail}"
+
+
+def readme_block(text: str, name: str) -> str:
+    """The body of the ``<!-- ablation:NAME -->`` block of ``text`` (``ValueError`` if missing)."""
+    start, end = _markers(name)
+    if start not in text or end not in text:
+        raise ValueError(f"no '{start}' ... '{end}' block")
+    return text.split(start)[1].split(end)[0].strip("\n")

@@ -70,6 +70,7 @@ def run_one(cfg: Config, out: Path) -> dict[str, Any]:
         "retrain_seconds": float(metrics.get("retrain_seconds") or 0.0),
         "mean_pose_mpjpe": float(metrics["mean_pose_mpjpe"]),
         "genotype": genotype.to_json()["parts"] if genotype is not None else None,
+        "torch_threads": (metrics.get("machine") or {}).get("torch_threads"),  # None: run predates the record
     }
 
 
@@ -173,6 +174,8 @@ def run_ablation(base: Config, out: str | Path, seeds: Sequence[int], variants: 
                     "only the searched variants also run the search (random_best: its selection instead, "
                     "at about the search's multiply-adds)",
         },
+        "machine": {k: v for k, v in threads.describe().items() if k not in ("torch_threads", "thread_policy")},
+        "workers": int(workers),
         "variants": results,
         "agreement": agreement,
         "comparisons": paired_comparisons({n: v["runs"] for n, v in results.items()},

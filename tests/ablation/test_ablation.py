@@ -178,6 +178,20 @@ def test_validate_ablation_names_the_broken_field(ablation, mutate, message):
 
 
 @pytest.mark.slow
+def test_ablation_records_machine_and_threads_and_writes_its_readme_block(ablation):
+    from partnas_lib.ablation.report import claims_markdown
+    _, data = ablation
+    assert data["workers"] == 1 and data["machine"]["cores"] >= 1 and "torch" in data["machine"]
+    assert all(r["torch_threads"] == 1 for v in data["variants"].values() for r in v["runs"])
+    block = claims_markdown(data, "Tiny")
+    assert block.startswith("**Tiny.**  `partnas ablate --preset smoke") and "1 torch thread(s) each" in block
+    for name, v in data["variants"].items():
+        assert f"| `{name}` | {v['mean']['params'] / 1e6:.3f} |" in block
+    for c in data["comparisons"]:
+        assert f"* {c['metric']}: {c['verdict']}" in block
+
+
+@pytest.mark.slow
 def test_ablation_picture_and_notebook_loader(ablation, tmp_path):
     from partnas_lib import notebook as nb
     from partnas_lib.viz.results import plot_ablation

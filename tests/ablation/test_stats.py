@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from partnas_lib.ablation.report import comparisons_markdown
+from partnas_lib.ablation.readme import BENCHMARKS, benchmark_block
+from partnas_lib.ablation.report import comparisons_markdown, readme_block, replace_readme_block
 from partnas_lib.ablation.schema import aggregate, upgrade_ablation, validate_ablation
 from partnas_lib.ablation.stats import comparison_pairs, holm, paired_comparisons, paired_difference, verdict
 
@@ -132,3 +133,24 @@ def test_readme_quotes_the_committed_verdicts_verbatim(committed):
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     for c in committed["comparisons"]:
         assert f"* {c['metric']}: {c['verdict']}" in readme, c["verdict"]
+
+
+@pytest.mark.parametrize("name", list(BENCHMARKS))
+def test_readme_blocks_are_generated_from_the_results_files(name):
+    """Each benchmark's README block is exactly what its committed ablation.json generates."""
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[2]
+    folder = root / BENCHMARKS[name][1]
+    if not (folder / "ablation.json").exists():
+        pytest.skip(f"{folder} not committed yet (the long ablation runs span several sittings)")
+    readme = (root / "README.md").read_text()
+    assert readme_block(readme, name) == benchmark_block(name, folder)
+
+
+def test_readme_blocks_round_trip():
+    text = "intro\n<!-- ablation:x -->\nold\n<!-- /ablation:x -->\nrest\n"
+    new = replace_readme_block(text, "x", "| a |\n* verdict")
+    assert readme_block(new, "x") == "| a |\n* verdict" and new.startswith("intro\n") and new.endswith("rest\n")
+    assert replace_readme_block(new, "x", "old") == text
+    with pytest.raises(ValueError, match="ablation:y"):
+        replace_readme_block(text, "y", "z")
