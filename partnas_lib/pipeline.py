@@ -337,7 +337,7 @@ def evaluate(cfg: Config, out: str | Path) -> dict[str, Any]:
     results.write_json(results.metrics, metrics)
     atomic_write_text(results.root / METRICS_MD, metrics_markdown(metrics))
     np.savez_compressed(results.predictions, pred_mm=pred.astype(np.float32), gt_mm=test.joints_3d)
-    where = "" if results.root == run.root else f" ({data_name(cfg)}: {results.root})"
+    where = "" if results.root == run.root else f" ({results.root})"
     log.info(f"evaluate: MPJPE {metrics['mpjpe']:.1f} mm, PA-MPJPE {metrics['pa_mpjpe']:.1f} mm, "
              f"mean-pose baseline {metrics['mean_pose_mpjpe']:.1f} mm on {len(test)} test samples{where}")
     return metrics

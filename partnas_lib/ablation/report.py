@@ -35,6 +35,11 @@ def _pm(mean: float, std: float, scale: float = 1.0, digits: int = 1) -> str:
     return f"{mean / scale:.{digits}f} ± {std / scale:.{digits}f}"
 
 
+def _mean_pose_mpjpe(data: dict[str, Any]) -> float:
+    """The mean-pose baseline's error, averaged over every run of every variant."""
+    return float(np.mean([r["mean_pose_mpjpe"] for v in data["variants"].values() for r in v["runs"]]))
+
+
 def ablation_markdown(data: dict[str, Any]) -> str:
     """The results as markdown: provenance, one table row per variant, seed agreement."""
     parts = list(data["part_grouping"])
@@ -64,8 +69,7 @@ def ablation_markdown(data: dict[str, Any]) -> str:
         lines.append("| " + " | ".join(row) + " |")
     lines += ["", "Variants:", ""]
     lines += [f"* `{name}`: {v['description']}" for name, v in data["variants"].items()]
-    mean_pose = [r["mean_pose_mpjpe"] for v in data["variants"].values() for r in v["runs"]]
-    lines += ["", f"Mean-pose baseline (predicts the training set's mean pose): {np.mean(mean_pose):.1f} mm.", ""]
+    lines += ["", f"Mean-pose baseline (predicts the training set's mean pose): {_mean_pose_mpjpe(data):.1f} mm.", ""]
     if data["comparisons"]:
         lines += ["## Is a difference real?  Paired by seed, Holm-adjusted", "",
                   "Runs with the same seed share data, trunk initialisation, batch order and augmentation, so "
@@ -88,7 +92,6 @@ def claims_markdown(data: dict[str, Any], title: str) -> str:
     ablation file, so the README holds no hand-typed number (:func:`replace_readme_block`)."""
     machine = data.get("machine") or {}
     run_threads = sorted({r.get("torch_threads") for v in data["variants"].values() for r in v["runs"]} - {None})
-    mean_pose = np.mean([r["mean_pose_mpjpe"] for v in data["variants"].values() for r in v["runs"]])
     where = "machine not recorded"
     if machine:
         where = (f"{machine.get('cpu', 'unknown CPU')}, {machine.get('cores', '?')} cores, "
@@ -97,7 +100,7 @@ def claims_markdown(data: dict[str, Any], title: str) -> str:
         f", {'/'.join(map(str, run_threads))} torch thread(s) each" if run_threads else "")
     lines = [f"**{title}.**  `{data['command']}` at commit `{data['git_commit']}` ({data['date'][:10]}); "
              f"seeds {', '.join(map(str, data['seeds']))}; {where}; {threads}.  "
-             f"Mean ± std over seeds; the mean pose scores {mean_pose:.1f} mm.", "",
+             f"Mean ± std over seeds; the mean pose scores {_mean_pose_mpjpe(data):.1f} mm.", "",
              "| variant | params (M) | MACs (M) | MPJPE (mm) | PA-MPJPE (mm) | wall time of one run (s) |",
              "|---|---|---|---|---|---|"]
     for name, v in data["variants"].items():
