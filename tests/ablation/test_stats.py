@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from partnas_lib.ablation.readme import BENCHMARKS, benchmark_block
+from partnas_lib.ablation.readme import COMMITTED_BENCHMARKS, benchmark_block
 from partnas_lib.ablation.report import comparisons_markdown, readme_block, replace_readme_block
 from partnas_lib.ablation.schema import aggregate, upgrade_ablation, validate_ablation
 from partnas_lib.ablation.stats import comparison_pairs, holm, paired_comparisons, paired_difference, verdict
@@ -135,16 +135,32 @@ def test_readme_quotes_the_committed_verdicts_verbatim(committed):
         assert f"* {c['metric']}: {c['verdict']}" in readme, c["verdict"]
 
 
-@pytest.mark.parametrize("name", list(BENCHMARKS))
+@pytest.mark.parametrize("name", list(COMMITTED_BENCHMARKS))
 def test_readme_blocks_are_generated_from_the_results_files(name):
     """Each benchmark's README block is exactly what its committed ablation.json generates."""
     from pathlib import Path
     root = Path(__file__).resolve().parents[2]
-    folder = root / BENCHMARKS[name][1]
+    folder = root / COMMITTED_BENCHMARKS[name]
     if not (folder / "ablation.json").exists():
         pytest.skip(f"{folder} not committed yet (the long ablation runs span several sittings)")
     readme = (root / "README.md").read_text()
     assert readme_block(readme, name) == benchmark_block(name, folder)
+
+
+def test_no_committed_result_is_computed_from_motion_capture_clips():
+    """The clips' licence (CC BY-NC 4.0) keeps every number computed from them out of the
+    repository: no results file may come from a ``bvh:`` or ``mix:`` data source."""
+    import subprocess
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[2]
+    listed = subprocess.run(["git", "ls-files", "results"], cwd=root, capture_output=True, text=True)
+    if listed.returncode != 0:
+        pytest.skip("not a git checkout")
+    for name in listed.stdout.split():
+        if name.endswith(".json") or Path(name).name in ("metrics.md", "ablation.md", "log.txt"):
+            text = (root / name).read_text()
+            for spec in ("--data bvh:", "--data mix:", '"bvh:', '"mix:', "pose_source | bvh:", "pose_source | mix:"):
+                assert spec not in text, f"{name} holds results of a motion-capture data source ({spec})"
 
 
 def test_readme_blocks_round_trip():
