@@ -6,7 +6,8 @@
   (every call resumes, so re-running a notebook costs nothing);
 * :func:`load_results`, :func:`load_model`, :func:`head_parameters` -- read a finished run;
 * :func:`write_metrics` -- the JSON a notebook writes for the tests (``METRICS_OUT``);
-* :func:`find_results_file` -- locate optional result files such as ``results/ablation.json``.
+* :func:`find_results_file` -- locate optional result files such as ``results/ablation.json``;
+  :func:`find_ablation` -- the ablation a notebook reads (yours, or the newest committed one).
 
 Run directories are those of the CLI (:class:`partnas_lib.train.rundir.RunDir`): a notebook and
 ``partnas reproduce --out DIR --resume`` can work on the same directory.
@@ -257,6 +258,24 @@ def find_results_file(relative: str = "results/ablation.json", start: str | Path
     return next((p for p in candidates if p.is_file()), None)
 
 
+#: The committed ablations, newest first: the 8-seed procedural benchmark once it is committed,
+#: else the first 3-seed run (whose capacity control is a separate file).
+COMMITTED_ABLATIONS = ("results/procedural/ablation.json", "results/ablation.json")
+
+
+def find_ablation(path: str | Path = "") -> Path | None:
+    """The ``ablation.json`` a notebook reads: ``path`` (a file, or a run folder holding one), or
+    with an empty ``path`` the newest committed ablation (:data:`COMMITTED_ABLATIONS`); None if
+    there is none.  A ``path`` that does not hold an ablation file is an error, not a fallback."""
+    if str(path):
+        given = Path(path).expanduser()
+        file = given / "ablation.json" if given.is_dir() else given
+        if not file.is_file():
+            raise FileNotFoundError(f"no ablation file at {file}: run `partnas ablate --out {given}` first")
+        return file
+    return next((f for f in map(find_results_file, COMMITTED_ABLATIONS) if f is not None), None)
+
+
 def write_metrics(path: str | Path, metrics: Mapping[str, Any]) -> Path:
     """Write the numbers a notebook showed to ``path`` as JSON (numpy types converted).
 
@@ -281,7 +300,7 @@ def _flatten(data: Any, prefix: str = "") -> list[tuple[str, Any]]:
 
 __all__ = [
     "RunResults", "architecture_summary", "baseline_parameters", "ensure_search",
-    "ensure_trained", "find_results_file", "head_parameters", "load_ablation", "load_config", "load_genotype",
+    "ensure_trained", "find_ablation", "find_results_file", "head_parameters", "load_ablation", "load_config", "load_genotype",
     "load_history", "load_model", "reference_run", "use_run", "REFERENCE_RUN",
     "load_results", "make_config", "repo_root", "search_seeds", "setup",
     "write_metrics",

@@ -64,7 +64,7 @@ def smoke_parameters(name: str) -> dict[str, Any]:
         "02_search_space": common,
         "03_search": {**common, **run, "RUN_TRAINING": True, "SEEDS": [0, 1], "THREADS": "auto"},
         "04_architectures": {**common, **run, "RUN_TRAINING": True, "THREADS": "auto"},
-        "05_results": {**common, **run, "RUN_TRAINING": True, "NUM_WORST": 4, "THREADS": "auto"},
+        "05_results": {**common, **run, "RUN_TRAINING": True, "NUM_WORST": 4, "THREADS": "auto", "ABLATION": ""},
         "06_multi_person": {**common, **run, "RUN_TRAINING": True, "NUM_PEOPLE": 3, "SCENE_SEED": 0,
                             "MIN_SEPARATION_MM": 1000.0, "THREADS": "auto"},
     }[name]
@@ -322,11 +322,12 @@ def check_05(m: dict, p: dict) -> None:
     # the ablation's paired differences over seeds, recomputed with scipy (paired t interval)
     paired: dict[str, list[float]] = {}
     raw_p: dict[str, float] = {}
-    if (REPO / "results" / "ablation.json").is_file():
-        variants = {k: v["runs"] for k, v in nb.load_ablation(REPO / "results" / "ablation.json")["variants"].items()}
-        if (REPO / "results" / "capacity" / "ablation.json").is_file():
-            variants["shared_40"] = nb.load_ablation(REPO / "results" / "capacity" / "ablation.json")[
-                "variants"]["shared"]["runs"]
+    ablation_file = next((REPO / f for f in nb.COMMITTED_ABLATIONS if (REPO / f).is_file()), None)
+    if ablation_file is not None:
+        variants = {k: v["runs"] for k, v in nb.load_ablation(ablation_file)["variants"].items()}
+        capacity = ablation_file.parent / "capacity" / "ablation.json"
+        if "shared_matched" not in variants and capacity.is_file():
+            variants["shared_40"] = nb.load_ablation(capacity)["variants"]["shared"]["runs"]
         by_seed = {k: {r["seed"]: r for r in runs} for k, runs in variants.items()}
         seeds = sorted(by_seed["part_aware"])
         for name in (k for k in variants if k != "part_aware"):
@@ -364,7 +365,7 @@ def check_05(m: dict, p: dict) -> None:
         "params": count_parameters(build_model(cfg, run.genotype)),
         "baseline_params": count_parameters(build_baseline(cfg)),
         "median_sample_mpjpe": np.median(errors), "worst_sample_mpjpe": errors.max(),
-        "num_test_samples": cfg.data.num_test, "ablation_found": (REPO / "results" / "ablation.json").is_file(),
+        "num_test_samples": cfg.data.num_test, "ablation_found": ablation_file is not None,
         "ablation_paired_difference": paired, "ablation_p_holm": p_holm,
         "mirrored_pa_mpjpe": pa_mpjpe(mirrored, run.gt_mm),
         "mirrored_pa_mpjpe_reflection_allowed": m["mirrored_pa_mpjpe_reflection_allowed"],
