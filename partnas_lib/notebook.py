@@ -300,7 +300,8 @@ def _flatten(data: Any, prefix: str = "") -> list[tuple[str, Any]]:
 
 __all__ = [
     "RunResults", "architecture_summary", "baseline_parameters", "ensure_search",
-    "ensure_trained", "find_ablation", "find_results_file", "head_parameters", "load_ablation", "load_config", "load_genotype",
+    "ensure_trained", "find_ablation", "find_results_file", "head_parameters", "load_ablation", "load_config",
+    "load_genotype", "COMMITTED_ABLATIONS",
     "load_history", "load_model", "reference_run", "use_run", "REFERENCE_RUN",
     "load_results", "make_config", "repo_root", "search_seeds", "setup",
     "write_metrics",
