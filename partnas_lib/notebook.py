@@ -276,6 +276,17 @@ def find_ablation(path: str | Path = "") -> Path | None:
     return next((f for f in map(find_results_file, COMMITTED_ABLATIONS) if f is not None), None)
 
 
+def ablation_runs(ablation: Mapping[str, Any], path: str | Path) -> dict[str, list[dict[str, Any]]]:
+    """Every variant's runs of ``ablation`` (read from ``path``).  The first 3-seed run kept its
+    capacity control (a wider shared decoder) in ``capacity/ablation.json`` beside it; where the
+    file has no ``shared_matched`` variant of its own, that control joins as ``shared_40``."""
+    runs = {name: v["runs"] for name, v in ablation["variants"].items()}
+    capacity = Path(path).parent / "capacity" / "ablation.json"
+    if "shared_matched" not in runs and capacity.is_file():
+        runs["shared_40"] = load_ablation(capacity)["variants"]["shared"]["runs"]
+    return runs
+
+
 def write_metrics(path: str | Path, metrics: Mapping[str, Any]) -> Path:
     """Write the numbers a notebook showed to ``path`` as JSON (numpy types converted).
 
@@ -299,7 +310,7 @@ def _flatten(data: Any, prefix: str = "") -> list[tuple[str, Any]]:
 
 
 __all__ = [
-    "RunResults", "architecture_summary", "baseline_parameters", "ensure_search",
+    "RunResults", "ablation_runs", "architecture_summary", "baseline_parameters", "ensure_search",
     "ensure_trained", "find_ablation", "find_results_file", "head_parameters", "load_ablation", "load_config",
     "load_genotype", "COMMITTED_ABLATIONS",
     "load_history", "load_model", "reference_run", "use_run", "REFERENCE_RUN",

@@ -322,12 +322,9 @@ def check_05(m: dict, p: dict) -> None:
     # the ablation's paired differences over seeds, recomputed with scipy (paired t interval)
     paired: dict[str, list[float]] = {}
     raw_p: dict[str, float] = {}
-    ablation_file = next((REPO / f for f in nb.COMMITTED_ABLATIONS if (REPO / f).is_file()), None)
+    ablation_file = nb.find_ablation("")  # what the notebook reads at its default
     if ablation_file is not None:
-        variants = {k: v["runs"] for k, v in nb.load_ablation(ablation_file)["variants"].items()}
-        capacity = ablation_file.parent / "capacity" / "ablation.json"
-        if "shared_matched" not in variants and capacity.is_file():
-            variants["shared_40"] = nb.load_ablation(capacity)["variants"]["shared"]["runs"]
+        variants = nb.ablation_runs(nb.load_ablation(ablation_file), ablation_file)
         by_seed = {k: {r["seed"]: r for r in runs} for k, runs in variants.items()}
         seeds = sorted(by_seed["part_aware"])
         for name in (k for k in variants if k != "part_aware"):
