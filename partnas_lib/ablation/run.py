@@ -30,7 +30,6 @@ from partnas_lib.models.summary import summarize_config
 from partnas_lib.nas.agreement import genotype_agreement
 from partnas_lib.nas.genotype import Genotype
 from partnas_lib.skeleton import get_grouping
-from partnas_lib.train.retrain import FINAL
 
 
 def _comparable(cfg: Config) -> dict[str, Any]:
@@ -48,7 +47,9 @@ def run_one(cfg: Config, out: Path) -> dict[str, Any]:
         if _comparable(saved) != _comparable(cfg):
             raise ValueError(f"{config_path} was written by a different configuration than this ablation asks "
                              f"for (another preset or --set?); use another --out or delete {out}")
-    if (out / "metrics.json").exists() and (out / "checkpoints" / FINAL).exists():
+    if (out / "metrics.json").exists():
+        # evaluate writes metrics.json last, so it marks a finished run; the checkpoint is not
+        # needed to read the record (a committed benchmark keeps config, genotype and metrics only)
         metrics = json.loads((out / "metrics.json").read_text())
         rendered = metrics.get("protocol", {}).get("render_version")
         if cfg.data.dataset == "synthetic" and rendered not in (None, RENDER_VERSION):
@@ -139,8 +140,10 @@ def run_ablation(base: Config, out: str | Path, seeds: Sequence[int], variants: 
     agreement: dict[str, Any] = {}
     resolved = {name: variant_overrides(base, VARIANTS[name]) for name in names}
     if workers > 1:
+        # seed-major: a long ablation stopped part-way holds whole seeds of every variant, which
+        # the paired comparisons can already use
         run_parallel([(variant_config(base, resolved[name], s), out / name / f"seed{s}")
-                      for name in names for s in seeds], workers)
+                      for s in seeds for name in names], workers)
     for name in names:
         variant = VARIANTS[name]
         runs = []

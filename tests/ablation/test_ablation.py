@@ -127,7 +127,12 @@ def test_an_interrupted_ablation_resumes(ablation, tmp_path):
     shutil.rmtree(copy_dir / "baseline" / "seed1")  # as if killed before this run
     (copy_dir / "part_aware" / "seed1" / "metrics.json").unlink()  # killed before evaluation
     kept = (copy_dir / "random" / "seed0" / "metrics.json").stat().st_mtime_ns
+    # what a committed benchmark keeps of a finished run: config, genotype, metrics, log
+    for heavy in ("checkpoints", "search", "predictions.npz"):
+        path = copy_dir / "shared" / "seed0" / heavy
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
     assert _ablate(copy_dir) == 0
+    assert not (copy_dir / "shared" / "seed0" / "checkpoints").exists()  # read back, not retrained
     again = json.loads((copy_dir / "ablation.json").read_text())
     validate_ablation(again)
     assert (copy_dir / "random" / "seed0" / "metrics.json").stat().st_mtime_ns == kept  # not redone
