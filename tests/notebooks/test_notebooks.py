@@ -377,7 +377,7 @@ def check_05(m: dict, p: dict) -> None:
     assert m["baseline_params"] > m["params"]  # the 3DMPPE baseline at the same scale is larger
     # a mirror image is undone exactly by a reflection, never by a rotation
     assert m["mirrored_pa_mpjpe_reflection_allowed"] < 1e-6 < 10.0 < m["mirrored_pa_mpjpe"]
-    if paired:  # the committed ablation: what the notebook's prose says
+    if paired and ablation_file.parent.name == "results":  # the 3-seed run: what the notebook's prose says
         assert paired["random.mpjpe"][1] < 0 < paired["random.mpjpe"][2]  # no detectable difference
         assert paired["shared_40.mpjpe"][1] < 0 < paired["shared_40.mpjpe"][2]
         assert all(p >= 0.05 for p in p_holm.values())  # "nothing significant after Holm", as the prose says
