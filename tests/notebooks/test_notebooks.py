@@ -39,6 +39,7 @@ from partnas_lib.models.build import build_baseline, build_derived, build_model,
 from partnas_lib.models.heads import count_parameters
 from partnas_lib.nas import analysis as nas_analysis
 from partnas_lib.nas.agreement import genotype_agreement
+from partnas_lib.nas.cost import op_macs
 from partnas_lib.skeleton import bone_lengths, get_grouping
 
 nbformat = pytest.importorskip("nbformat")
@@ -289,13 +290,26 @@ def check_04(m: dict, p: dict) -> None:
         return {"limbs": float(np.mean([values[q] for q in ("right_arm", "left_arm", "right_leg", "left_leg")])),
                 "torso": float(values["torso_head"])}
 
+    # section 6: the kept ops' multiply-adds, op by op with the flop counter at each cell's resolution
+    side = cfg.data.image_size // build_supernet(cfg).trunk.out_stride
+    sizes = [(side * 2 ** (c + 1),) * 2 for c in range(cfg.model.head_cells)]
+    kept = {part: float(sum(op_macs(op, cfg.model.head_channels, size) for op, _, _ in cell.edges for size in sizes))
+            for part, cell in genotype.cells.items()}
     _close(m, {
         "receptive_field_px": fields, "trunk_receptive_field_px": 211, "crop_px": crop,
         "sees_whole_crop": {part: bool(r >= 2 * crop + 1) for part, r in fields.items()},
         "paper_scale_receptive_field_px": paper_fields, "conv_depth": depth, "head_params": params,
         "limbs_vs_torso": {"receptive_field_px": limbs_vs_torso(fields), "conv_depth": limbs_vs_torso(depth),
                            "parameter_free_fraction": limbs_vs_torso(free), "head_params": limbs_vs_torso(params)},
+        "kept_op_macs": kept, "cost_aware": m["cost_aware"],  # cost_aware: read back from the files below
     }, "04_architectures")
+    committed = REPO / "results" / "cost-aware"
+    assert set(m["cost_aware"]) == {f"{float(f.name[len('lambda'):]):g}" for f in committed.glob("lambda*")}
+    for lam, row in m["cost_aware"].items():
+        metrics = committed / f"lambda{lam}" / "metrics.json"
+        assert row["MPJPE (mm)"] == (json.loads(metrics.read_text())["mpjpe"] if metrics.exists() else None), lam
+    assert m["cost_aware"]["0.05"]["parameter-free edges"] == 1.0  # the README: all pooling and skips
+    assert m["cost_aware"]["0.01"]["MACs x baseline"] < m["cost_aware"]["0"]["MACs x baseline"]
     # a head can only widen the trunk's field: at least the all-skip head (211 + 16 + 8 = 235 px),
     # so at a 64 px crop every head sees all of it, which is what the notebook says
     assert all(rf >= 235 for rf in m["receptive_field_px"].values())
