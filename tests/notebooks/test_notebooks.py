@@ -19,21 +19,25 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from partnas_lib import notebook as nb
 from partnas_lib import pipeline
+from partnas_lib.data.images import tight_bbox
 from partnas_lib.data.splits import load_split
 from partnas_lib.data.synth import scene_splits, scenes
 from partnas_lib.data.synth.synthetic import generate_synthetic, split_seed
 from partnas_lib.eval import analysis as eval_analysis
 from partnas_lib.eval.evaluate import mean_pose_baseline, predict_camera_mm, predict_coords
 from partnas_lib.eval.metrics import summarize
+from partnas_lib.eval.predict import predict_inputs
 from partnas_lib.models import receptive_field
 from partnas_lib.models.build import build_baseline, build_derived, build_model, build_supernet, random_genotype
 from partnas_lib.models.heads import count_parameters
@@ -412,6 +416,15 @@ def check_06(m: dict, p: dict) -> None:
     k = k_prior(crops.bbox, crops.intrinsics)
     with_prior = model.geometry.decode(coords, crops.bbox, crops.intrinsics, k)
     assert m["num_people"] == len(frame.people) == p["NUM_PEOPLE"] == 3
+    # section 5: the scene as a PNG, person 0 through partnas predict with a focal 2x off either way
+    png = Path(tempfile.mkdtemp()) / "scene.png"
+    Image.fromarray(frame.image).save(png)
+    box = ",".join(str(v) for v in tight_bbox(frame.people[0].joints_2d))
+    fx, fy, cx, cy = frame.intrinsics
+    scales = [0.5, 1.0, 2.0]
+    predicted = [predict_inputs(_run_dir(p), [png], bbox=box, intrinsics=f"{fx * s},{fy * s},{cx},{cy}")
+                 for s in scales]
+    truth = crops.joints_3d[0] - crops.joints_3d[0, :1]
     # the network's numbers may differ in the last bits between thread counts: 1e-3 mm
     _close(m, {
         "num_people": len(frame.people), "root_depth_mm": crops.root_depth, "k_prior_mm": k,
@@ -422,7 +435,14 @@ def check_06(m: dict, p: dict) -> None:
         "absolute_mpjpe_root_plus_5pct": eval_analysis.absolute_errors(shifted, crops.joints_3d),
         "absolute_mpjpe_k_prior": eval_analysis.absolute_errors(with_prior, crops.joints_3d),
         "min_separation_mm": eval_analysis.min_pairwise_distance(np.stack([q.ground_xy for q in setup.people])),
+        "predict_focal_scales": scales,
+        "predict_root_depth_mm": [k[0] * s for s in scales],  # the prior k, proportional to the focal
+        "predict_root_relative_mpjpe": [eval_analysis.per_sample_errors(q.joints_rel_mm, truth[None])[0]
+                                        for q in predicted],
     }, "06_multi_person", rel=1e-6, abs_=1e-3)
+    # a focal 2x off changes the root-relative pose by a few per cent at most
+    rel = np.asarray(m["predict_root_relative_mpjpe"])
+    assert rel.max() - rel.min() < 0.1 * rel.mean(), rel
     # absolute and root-relative errors differ by at most the root's own error, either way
     gap = np.abs(np.subtract(m["absolute_mpjpe_true_root"], m["root_relative_mpjpe"]))
     assert np.all(gap <= np.asarray(m["root_error_mm"]) + 1e-6)
