@@ -334,9 +334,9 @@ def evaluate(cfg: Config, out: str | Path) -> dict[str, Any]:
         "genotype": genotype.to_json()["parts"] if genotype is not None else None,
         "machine": threads.describe(),
     })
-    results.write_json(results.metrics, metrics)
     atomic_write_text(results.root / METRICS_MD, metrics_markdown(metrics))
     np.savez_compressed(results.predictions, pred_mm=pred.astype(np.float32), gt_mm=test.joints_3d)
+    results.write_json(results.metrics, metrics)  # last (atomic): its presence marks a finished evaluation
     where = "" if results.root == run.root else f" ({results.root})"
     log.info(f"evaluate: MPJPE {metrics['mpjpe']:.1f} mm, PA-MPJPE {metrics['pa_mpjpe']:.1f} mm, "
              f"mean-pose baseline {metrics['mean_pose_mpjpe']:.1f} mm on {len(test)} test samples{where}")

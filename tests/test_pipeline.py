@@ -83,6 +83,9 @@ def test_evaluate_on_other_data_keeps_the_runs_own_metrics(smoke_run, tmp_path, 
     other = out / "eval" / "procedural"
     assert json.loads((other / "metrics.json").read_text())["num_test_samples"] == 8
     assert (other / "metrics.md").is_file() and (other / "predictions.npz").is_file()
+    # metrics.json comes last: its presence marks a finished evaluation (partnas ablate relies on it)
+    written = {f: (other / f).stat().st_mtime_ns for f in ("metrics.md", "predictions.npz", "metrics.json")}
+    assert written["metrics.json"] >= max(written["metrics.md"], written["predictions.npz"])
     assert str(other / "metrics.json") in capsys.readouterr().out
     assert (out / "metrics.json").read_bytes() == own  # the run's own result is untouched
     assert (out / "log.txt").read_bytes() == own_log and "evaluate: MPJPE" in (other / "log.txt").read_text()

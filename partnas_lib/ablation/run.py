@@ -48,8 +48,8 @@ def run_one(cfg: Config, out: Path) -> dict[str, Any]:
             raise ValueError(f"{config_path} was written by a different configuration than this ablation asks "
                              f"for (another preset or --set?); use another --out or delete {out}")
     if (out / "metrics.json").exists():
-        # evaluate writes metrics.json last, so it marks a finished run; the checkpoint is not
-        # needed to read the record (a committed benchmark keeps config, genotype and metrics only)
+        # evaluate writes metrics.json last, atomically, so it marks a finished run; the checkpoint
+        # is not needed to read the record (a committed benchmark keeps config, genotype, metrics)
         metrics = json.loads((out / "metrics.json").read_text())
         rendered = metrics.get("protocol", {}).get("render_version")
         if cfg.data.dataset == "synthetic" and rendered not in (None, RENDER_VERSION):
@@ -140,8 +140,8 @@ def run_ablation(base: Config, out: str | Path, seeds: Sequence[int], variants: 
     agreement: dict[str, Any] = {}
     resolved = {name: variant_overrides(base, VARIANTS[name]) for name in names}
     if workers > 1:
-        # seed-major: a long ablation stopped part-way holds whole seeds of every variant, which
-        # the paired comparisons can already use
+        # seed-major: a long ablation stopped part-way holds the first seeds of every variant
+        # (all but the runs still in flight), which the paired comparisons can already use
         run_parallel([(variant_config(base, resolved[name], s), out / name / f"seed{s}")
                       for s in seeds for name in names], workers)
     for name in names:

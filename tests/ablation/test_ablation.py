@@ -225,3 +225,21 @@ def test_committed_results_files_follow_the_schema():
         data = json.loads(path.read_text())
         validate_ablation(data)
         assert data["preset"] == "cpu" and len(data["seeds"]) >= 3, path  # what the README reports
+
+
+def test_parallel_jobs_go_seed_by_seed(tmp_path, monkeypatch):
+    """With workers, the runs are queued seed-major, so an ablation stopped part-way holds the
+    first seeds of every variant (what the paired comparisons need), not all seeds of a few."""
+    from partnas_lib.ablation import run as ablation_run
+
+    queued = []
+
+    def capture(jobs, workers):
+        queued.extend((cfg.seed, out.parent.name) for cfg, out in jobs)
+        raise KeyboardInterrupt  # stop before anything trains
+
+    monkeypatch.setattr(ablation_run, "run_parallel", capture)
+    with pytest.raises(KeyboardInterrupt):
+        ablation_run.run_ablation(get_preset("smoke"), tmp_path / "abl", seeds=[0, 1],
+                                  variants=["baseline", "random"], workers=2)
+    assert queued == [(0, "baseline"), (0, "random"), (1, "baseline"), (1, "random")]
