@@ -4,8 +4,11 @@
 # While developing: make test-fast (unit tests only, about 2 minutes on 2 cores), make lint.
 # The site: make docs (notebooks executed at their defaults + docs/ -> docs/_build/html/index.html),
 #   make docs-test (opens it in headless Chromium, network off).
-# TORCH selects the torch requirement installed first; the default is the CPU build that CPU
-# machines (CI, Binder, laptops) want.  On a GPU machine: make demo TORCH='torch>=2.3'.
+# TORCH selects the torch requirement installed first.  torch==2.13.0 is the CPU build where
+# pip's index serves it (CI, Binder); PyPI's Linux wheel is the CUDA build, so a Linux laptop asks
+# PyTorch's CPU index by name:
+#   PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu make demo TORCH='torch==2.13.0+cpu'
+# On a GPU machine: make demo TORCH='torch>=2.3'.
 
 VENV ?= .venv
 PYTHON ?= python3
